@@ -1,0 +1,232 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// Mode says how much of the image's share list an ImageShare owns.
+// +kubebuilder:validation:Enum=Merge;Exclusive;Observe
+type Mode string
+
+const (
+	// ModeMerge shares the listed accounts and leaves shares made elsewhere alone.
+	ModeMerge Mode = "Merge"
+	// ModeExclusive makes the image's share list exactly the listed accounts.
+	ModeExclusive Mode = "Exclusive"
+	// ModeObserve never modifies the cloud; it only reports drift.
+	ModeObserve Mode = "Observe"
+)
+
+// DeletionPolicy says what happens to the shares when the ImageShare is deleted.
+// +kubebuilder:validation:Enum=Delete;Orphan
+type DeletionPolicy string
+
+const (
+	// DeletionPolicyDelete cancels the managed shares before the object goes away.
+	DeletionPolicyDelete DeletionPolicy = "Delete"
+	// DeletionPolicyOrphan leaves the shares in the cloud.
+	DeletionPolicyOrphan DeletionPolicy = "Orphan"
+)
+
+// MaxAccounts is the hard cap the CVM API puts on one image's share list.
+const MaxAccounts = 500
+
+// ImageShareSpec declares which Tencent Cloud root accounts may use one CVM custom image.
+type ImageShareSpec struct {
+	// imageId is the ID of the custom image to share, for example img-6pb6lrmy.
+	// It cannot be changed after creation: create a new ImageShare instead.
+	// +required
+	// +kubebuilder:validation:Pattern=`^img-[a-z0-9]{8}$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="imageId is immutable: create a new ImageShare instead"
+	ImageID string `json:"imageId"`
+
+	// region is the Tencent Cloud region the image lives in, for example ap-guangzhou.
+	// Images can only be shared inside their own region; to share elsewhere, copy the
+	// image to that region first. It cannot be changed after creation.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^[a-z]{2,}(-[a-z0-9]+)+$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="region is immutable: create a new ImageShare instead"
+	Region string `json:"region"`
+
+	// accountIds are the root account IDs (5 to 20 digits, as strings) the image is
+	// shared with. It is a set: each ID at most once, at most 500 IDs. When the
+	// image's share limit does not fit them all, the first IDs in this list win.
+	// Collaborator (sub) accounts cannot receive shares: list their root account.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=500
+	// +kubebuilder:validation:items:Pattern=`^[1-9][0-9]{4,19}$`
+	AccountIDs []string `json:"accountIds,omitempty"`
+
+	// mode is how much of the image's share list this object owns.
+	// Merge (default) shares the listed accounts and cancels only accounts it shared
+	// itself and no longer lists. Exclusive makes the share list exactly the listed
+	// accounts, cancelling shares made elsewhere; only one Exclusive ImageShare may
+	// target an image. Observe never changes the cloud and reports drift.
+	// +optional
+	// +kubebuilder:default=Merge
+	Mode Mode `json:"mode,omitempty"`
+
+	// deletionPolicy is what happens to the shares when this object is deleted.
+	// Delete (default) cancels the accounts this object manages, so that the owner
+	// can later delete the image (Tencent refuses to delete a shared image).
+	// Orphan leaves the shares in place.
+	// +optional
+	// +kubebuilder:default=Delete
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// credentialsRef names a Secret in this object's namespace with the keys
+	// secretId, secretKey and optionally token. Without it the manager's own
+	// TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY / TENCENTCLOUD_SESSION_TOKEN
+	// environment is used.
+	// +optional
+	CredentialsRef *SecretReference `json:"credentialsRef,omitempty"`
+}
+
+// SecretReference names a Secret in the ImageShare's own namespace; cross-namespace
+// references are impossible by design, so a tenant can never borrow another team's keys.
+type SecretReference struct {
+	// name is the name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// FailedAccount is a listed account that could not be shared, and why.
+type FailedAccount struct {
+	// accountId is the listed account that is not shared.
+	// +required
+	AccountID string `json:"accountId"`
+
+	// reason is a CamelCase word: ShareLimitExceeded, AccountNotFound,
+	// AccountIsOwner or NotRootAccount.
+	// +required
+	Reason string `json:"reason"`
+
+	// message says what happened and what to do about it.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// ImageShareStatus is what the controller last observed in the cloud.
+type ImageShareStatus struct {
+	// observedGeneration is the spec generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// imageName is the image's name as DescribeImages reports it.
+	// +optional
+	ImageName string `json:"imageName,omitempty"`
+
+	// imageState is the image's state as DescribeImages reports it (NORMAL, SYNCING, ...).
+	// +optional
+	ImageState string `json:"imageState,omitempty"`
+
+	// accounts is "shared/listed", the ACCOUNTS column of kubectl get.
+	// +optional
+	Accounts string `json:"accounts,omitempty"`
+
+	// sharedAccountIds are the accounts this ImageShare manages that the cloud
+	// confirms shared, sorted.
+	// +optional
+	// +listType=set
+	SharedAccountIDs []string `json:"sharedAccountIds,omitempty"`
+
+	// unmanagedAccountIds are accounts the image is shared with in the cloud but
+	// that this object does not list (Merge and Observe), sorted.
+	// +optional
+	// +listType=set
+	UnmanagedAccountIDs []string `json:"unmanagedAccountIds,omitempty"`
+
+	// missingAccountIds are listed accounts not shared yet (Observe mode, or while
+	// work is pending), sorted.
+	// +optional
+	// +listType=set
+	MissingAccountIDs []string `json:"missingAccountIds,omitempty"`
+
+	// failedAccounts are listed accounts that cannot be shared, one entry each,
+	// sorted by accountId.
+	// +optional
+	// +listType=map
+	// +listMapKey=accountId
+	FailedAccounts []FailedAccount `json:"failedAccounts,omitempty"`
+
+	// lastSyncTime is when the controller last read the image's shares from the cloud.
+	// +optional
+	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+
+	// conditions are Ready, Reconciling and Stalled (the kstatus triad): Ready=True
+	// when the cloud matches the spec, Reconciling=True while work is pending,
+	// Stalled=True when only a spec or outside change can help. The Ready reason
+	// says which.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=ims
+// +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.spec.imageId`
+// +kubebuilder:printcolumn:name="Region",type=string,JSONPath=`.spec.region`
+// +kubebuilder:printcolumn:name="Accounts",type=string,JSONPath=`.status.accounts`,description="Shared/listed accounts"
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`,priority=1
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
+
+// ImageShare declares which Tencent Cloud root accounts may use a CVM custom image;
+// the controller shares and un-shares the image to match and reports what it cannot do.
+type ImageShare struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is a standard object metadata
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// spec is the image and the accounts it should be shared with.
+	// +required
+	Spec ImageShareSpec `json:"spec"`
+
+	// status is what the controller last observed in the cloud.
+	// +optional
+	Status ImageShareStatus `json:"status,omitzero"`
+}
+
+// +kubebuilder:object:root=true
+
+// ImageShareList contains a list of ImageShare
+type ImageShareList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitzero"`
+	Items           []ImageShare `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(func(s *runtime.Scheme) error {
+		s.AddKnownTypes(SchemeGroupVersion, &ImageShare{}, &ImageShareList{})
+		return nil
+	})
+}
