@@ -1,0 +1,180 @@
+// Package cloud is the small surface of Tencent Cloud CVM that the controller
+// needs. The controller owns this interface; adapters (internal/cloud/tencent)
+// implement it and translate every provider error into an *Error once, so that
+// no SDK type or error code leaks into the reconcile logic.
+package cloud
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Image types as DescribeImages reports them.
+const (
+	ImageTypePrivate = "PRIVATE_IMAGE"
+	ImageTypeShared  = "SHARED_IMAGE"
+	ImageTypePublic  = "PUBLIC_IMAGE"
+	ImageTypeMarket  = "MARKET_IMAGE"
+)
+
+// Image states as DescribeImages reports them.
+const (
+	ImageStateNormal    = "NORMAL"
+	ImageStateCreating  = "CREATING"
+	ImageStateSyncing   = "SYNCING"
+	ImageStateImporting = "IMPORTING"
+)
+
+// LicenseTypeBYOL marks a bring-your-own-license image, which Tencent refuses to share.
+const LicenseTypeBYOL = "BYOL"
+
+// Image is what the controller needs to know about one image.
+type Image struct {
+	ID          string
+	Name        string
+	Region      string
+	Type        string
+	State       string
+	LicenseType string
+	Encrypted   bool
+}
+
+// Credentials are one Tencent Cloud API key pair, with an optional STS token.
+type Credentials struct {
+	SecretID  string
+	SecretKey string
+	Token     string
+}
+
+// String never prints the key, so that credentials formatted by mistake into a
+// log line or an error do not leak.
+func (c Credentials) String() string {
+	return fmt.Sprintf("Credentials{SecretID: %q, SecretKey: <redacted>}", c.SecretID)
+}
+
+// GoString keeps %#v as safe as %v.
+func (c Credentials) GoString() string { return c.String() }
+
+// Client is a CVM API client bound to one set of credentials.
+type Client interface {
+	// DescribeImages returns the images among ids that the caller can see in
+	// region, keyed by ID. Missing IDs are simply absent: that is not an error.
+	DescribeImages(ctx context.Context, region string, ids []string) (map[string]Image, error)
+	// ListShares returns the account IDs the image is shared with.
+	ListShares(ctx context.Context, region, imageID string) ([]string, error)
+	// Share shares the image with accounts. Tencent fails the whole call when
+	// one account is bad; the *Error then names it in Account.
+	Share(ctx context.Context, region, imageID string, accounts []string) error
+	// Cancel cancels the image's shares with accounts.
+	Cancel(ctx context.Context, region, imageID string, accounts []string) error
+	// Regions lists the regions the account can use.
+	Regions(ctx context.Context) ([]string, error)
+}
+
+// Factory makes a Client for a set of credentials. Implementations should
+// reuse clients (and their rate limiters) for equal credentials.
+type Factory interface {
+	ClientFor(creds Credentials) (Client, error)
+}
+
+// Reason is why a call failed, in the vocabulary of the ImageShare status
+// (contract §3); the adapter picks it once per error code.
+type Reason string
+
+// Reasons for failures. Terminal ones need a spec or outside change; the
+// others are retried.
+const (
+	// ReasonImageNotFound: the image does not exist in the region (terminal).
+	ReasonImageNotFound Reason = "ImageNotFound"
+	// ReasonRegionMismatch: the region is invalid or unsupported (terminal).
+	ReasonRegionMismatch Reason = "RegionMismatch"
+	// ReasonImageNotShareable: shared-to-me, public, BYOL or encrypted image (terminal).
+	ReasonImageNotShareable Reason = "ImageNotShareable"
+	// ReasonShareLimitExceeded: the image's share quota is full (terminal).
+	ReasonShareLimitExceeded Reason = "ShareLimitExceeded"
+	// ReasonCredentialsInvalid: AuthFailure.* (terminal until the Secret changes).
+	ReasonCredentialsInvalid Reason = "CredentialsInvalid"
+	// ReasonAccountNotFound: a listed account does not exist (terminal for that account).
+	ReasonAccountNotFound Reason = "AccountNotFound"
+	// ReasonAccountIsOwner: a listed account is the image owner (terminal for that account).
+	ReasonAccountIsOwner Reason = "AccountIsOwner"
+	// ReasonNotRootAccount: a listed account is a collaborator (terminal for that account).
+	ReasonNotRootAccount Reason = "NotRootAccount"
+	// ReasonAlreadyShared: SHARE of an account that is already shared. After a
+	// crash between the call and the status write this is success.
+	ReasonAlreadyShared Reason = "AlreadyShared"
+	// ReasonImageNotReady: the image is busy (CREATING, SYNCING, ...); retried.
+	ReasonImageNotReady Reason = "ImageNotReady"
+	// ReasonThrottled: RequestLimitExceeded*; retried with backoff.
+	ReasonThrottled Reason = "Throttled"
+	// ReasonCloudError: InternalError, network errors, timeouts, unknown codes; retried.
+	ReasonCloudError Reason = "CloudError"
+)
+
+// Error is a classified CVM API failure.
+type Error struct {
+	// Op is the action that failed, e.g. ModifyImageSharePermission.
+	Op string
+	// Code is the provider's error code, e.g. InvalidAccountId.NotFound.
+	Code string
+	// Message is the provider's message; it never contains credentials.
+	Message string
+	// Reason is the status reason the failure maps to.
+	Reason Reason
+	// Account is the account the failure is about, when the provider named one.
+	Account string
+	// RequestID identifies the call for the provider's support.
+	RequestID string
+}
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("%s: %s: %s", e.Op, e.Code, e.Message)
+	if e.RequestID != "" {
+		s += " (RequestId " + e.RequestID + ")"
+	}
+	return s
+}
+
+// Terminal reports whether retrying without a spec or outside change is pointless.
+func (e *Error) Terminal() bool {
+	switch e.Reason {
+	case ReasonImageNotReady, ReasonThrottled, ReasonCloudError, ReasonAlreadyShared:
+		return false
+	}
+	return true
+}
+
+// AccountScoped reports whether the failure concerns one listed account rather
+// than the image or the call, so the other accounts can still be shared.
+func (e *Error) AccountScoped() bool {
+	switch e.Reason {
+	case ReasonAccountNotFound, ReasonAccountIsOwner, ReasonNotRootAccount, ReasonAlreadyShared:
+		return true
+	}
+	return false
+}
+
+// AsError returns the *Error in err's chain, or nil.
+func AsError(err error) *Error {
+	var ce *Error
+	if errors.As(err, &ce) {
+		return ce
+	}
+	return nil
+}
+
+// ReasonOf returns the reason for err; unclassified errors are CloudError so
+// that anything unexpected is retried, never mistaken for a terminal verdict.
+func ReasonOf(err error) Reason {
+	if ce := AsError(err); ce != nil {
+		return ce.Reason
+	}
+	return ReasonCloudError
+}
+
+// IsTerminal reports whether err needs a spec or outside change.
+func IsTerminal(err error) bool {
+	ce := AsError(err)
+	return ce != nil && ce.Terminal()
+}
