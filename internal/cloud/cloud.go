@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Image types as DescribeImages reports them.
@@ -126,6 +127,9 @@ type Error struct {
 	Account string
 	// RequestID identifies the call for the provider's support.
 	RequestID string
+	// RetryAfter, when set, is how long to wait before trying again (a
+	// client-side rate limit knows exactly when its next token is due).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

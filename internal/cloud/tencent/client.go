@@ -1,0 +1,234 @@
+// Package tencent implements cloud.Client over Tencent Cloud's official Go SDK
+// (tencentcloud-sdk-go/tencentcloud/common): the SDK signs, picks endpoints and
+// decodes errors; this package owns the few CVM request/response shapes the
+// operator needs, the client-side rate limit and the error classification.
+package tencent
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
+	tchttp "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/http"
+	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
+	"golang.org/x/time/rate"
+
+	"github.com/imageshare/imageshare-operator/internal/cloud"
+)
+
+const (
+	service    = "cvm"
+	apiVersion = "2017-03-12"
+	// DefaultEndpoint is the SDK's own CVM endpoint.
+	DefaultEndpoint = "cvm.tencentcloudapi.com"
+	// maxIDsPerCall is the most image or account IDs Tencent takes in one call.
+	maxIDsPerCall = 100
+)
+
+// Options configure every client the factory makes.
+type Options struct {
+	// Endpoint is host[:port]; empty means the SDK's cvm.tencentcloudapi.com.
+	Endpoint string
+	// Scheme is "https" (default) or "http" (the emulator).
+	Scheme string
+	// QPS is the client-side budget per credential and action.
+	QPS float64
+	// Timeout bounds each call.
+	Timeout time.Duration
+}
+
+// Factory hands out one Client per distinct credential, so that every
+// ImageShare using the same keys shares one rate budget.
+type Factory struct {
+	opts    Options
+	mu      sync.Mutex
+	clients map[string]*Client
+}
+
+// NewFactory returns a Factory; zero options take safe defaults.
+func NewFactory(opts Options) *Factory {
+	if opts.Scheme == "" {
+		opts.Scheme = "https"
+	}
+	if opts.QPS <= 0 {
+		opts.QPS = 8
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 15 * time.Second
+	}
+	return &Factory{opts: opts, clients: map[string]*Client{}}
+}
+
+// ClientFor returns the client for creds, creating it on first use.
+func (f *Factory) ClientFor(creds cloud.Credentials) (cloud.Client, error) {
+	if creds.SecretID == "" || creds.SecretKey == "" {
+		return nil, fmt.Errorf("credentials need both a secret ID and a secret key")
+	}
+	// The key is a digest, so the map never holds a second copy of the secret.
+	sum := sha256.Sum256([]byte(creds.SecretID + "\x00" + creds.SecretKey + "\x00" + creds.Token))
+	key := hex.EncodeToString(sum[:])
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c, ok := f.clients[key]; ok {
+		return c, nil
+	}
+	c := &Client{opts: f.opts, creds: creds, sdk: map[string]*common.Client{}, limits: map[string]*rate.Limiter{}}
+	f.clients[key] = c
+	return c, nil
+}
+
+// Client is a cloud.Client for one credential.
+type Client struct {
+	opts  Options
+	creds cloud.Credentials
+
+	mu     sync.Mutex
+	sdk    map[string]*common.Client // by region: the SDK binds a client to one region
+	limits map[string]*rate.Limiter  // by action
+}
+
+var _ cloud.Client = (*Client)(nil)
+
+func (c *Client) sdkClient(region string) *common.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if sc, ok := c.sdk[region]; ok {
+		return sc
+	}
+	var cred common.CredentialIface
+	if c.creds.Token != "" {
+		cred = common.NewTokenCredential(c.creds.SecretID, c.creds.SecretKey, c.creds.Token)
+	} else {
+		cred = common.NewCredential(c.creds.SecretID, c.creds.SecretKey)
+	}
+	prof := profile.NewClientProfile()
+	// The SDK's debug log prints request headers, Authorization included.
+	prof.Debug = false
+	// Retries belong to the controller's backoff, not to a blocking SDK loop.
+	prof.NetworkFailureMaxRetries = 0
+	prof.RateLimitExceededMaxRetries = 0
+	prof.DisableRegionBreaker = true
+	prof.HttpProfile.Endpoint = c.opts.Endpoint
+	if prof.HttpProfile.Endpoint == "" {
+		prof.HttpProfile.Endpoint = DefaultEndpoint
+	}
+	prof.HttpProfile.Scheme = strings.ToUpper(c.opts.Scheme)
+	prof.HttpProfile.ReqTimeout = max(int(c.opts.Timeout/time.Second), 1)
+	sc := common.NewCommonClient(cred, region, prof)
+	c.sdk[region] = sc
+	return sc
+}
+
+func (c *Client) limiter(action string) *rate.Limiter {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l, ok := c.limits[action]
+	if !ok {
+		l = rate.NewLimiter(rate.Limit(c.opts.QPS), max(int(c.opts.QPS), 1))
+		c.limits[action] = l
+	}
+	return l
+}
+
+// call sends one action. It never waits for the rate limiter: when no token is
+// available it fails at once with Throttled and the time the next token is
+// due, so the reconcile requeues instead of holding a worker.
+func (c *Client) call(ctx context.Context, region, action string, req, resp any, accounts []string) error {
+	r := c.limiter(action).Reserve()
+	if d := r.Delay(); d > 0 {
+		r.Cancel()
+		observeCall(action, "ClientError.RateLimited", 0)
+		return &cloud.Error{Op: action, Code: "ClientError.RateLimited", Reason: cloud.ReasonThrottled,
+			Message: fmt.Sprintf("client-side limit of %g calls/s reached", c.opts.QPS), RetryAfter: d}
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	request := tchttp.NewCommonRequest(service, apiVersion, action)
+	if err := request.SetActionParameters(req); err != nil {
+		return fmt.Errorf("encode %s request: %w", action, err)
+	}
+	request.SetContext(ctx)
+	start := time.Now()
+	err := c.sdkClient(region).Send(request, resp.(tchttp.Response))
+	if err != nil {
+		ce := classify(action, err, accounts)
+		observeCall(action, ce.Code, time.Since(start))
+		return ce
+	}
+	observeCall(action, "Success", time.Since(start))
+	return nil
+}
+
+// DescribeImages implements cloud.Client, 100 IDs per call as the API allows.
+func (c *Client) DescribeImages(ctx context.Context, region string, ids []string) (map[string]cloud.Image, error) {
+	out := map[string]cloud.Image{}
+	for chunk := range slices.Chunk(ids, maxIDsPerCall) {
+		req := describeImagesRequest{ImageIds: chunk, Limit: uint64(len(chunk))}
+		resp := &describeImagesResponse{BaseResponse: &tchttp.BaseResponse{}}
+		if err := c.call(ctx, region, "DescribeImages", req, resp, nil); err != nil {
+			return nil, err
+		}
+		for _, img := range resp.Response.ImageSet {
+			out[img.ImageID] = img.toCloud(region)
+		}
+	}
+	return out, nil
+}
+
+// ListShares implements cloud.Client.
+func (c *Client) ListShares(ctx context.Context, region, imageID string) ([]string, error) {
+	req := describeImageSharePermissionRequest{ImageID: imageID}
+	resp := &describeImageSharePermissionResponse{BaseResponse: &tchttp.BaseResponse{}}
+	if err := c.call(ctx, region, "DescribeImageSharePermission", req, resp, nil); err != nil {
+		return nil, err
+	}
+	accounts := make([]string, 0, len(resp.Response.SharePermissionSet))
+	for _, p := range resp.Response.SharePermissionSet {
+		accounts = append(accounts, p.AccountID)
+	}
+	slices.Sort(accounts)
+	return slices.Compact(accounts), nil
+}
+
+// Share implements cloud.Client.
+func (c *Client) Share(ctx context.Context, region, imageID string, accounts []string) error {
+	return c.modify(ctx, region, imageID, "SHARE", accounts)
+}
+
+// Cancel implements cloud.Client.
+func (c *Client) Cancel(ctx context.Context, region, imageID string, accounts []string) error {
+	return c.modify(ctx, region, imageID, "CANCEL", accounts)
+}
+
+func (c *Client) modify(ctx context.Context, region, imageID, permission string, accounts []string) error {
+	for chunk := range slices.Chunk(accounts, maxIDsPerCall) {
+		req := modifyImageSharePermissionRequest{ImageID: imageID, AccountIDs: chunk, Permission: permission}
+		resp := &modifyImageSharePermissionResponse{BaseResponse: &tchttp.BaseResponse{}}
+		if err := c.call(ctx, region, "ModifyImageSharePermission", req, resp, chunk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Regions implements cloud.Client.
+func (c *Client) Regions(ctx context.Context) ([]string, error) {
+	resp := &describeRegionsResponse{BaseResponse: &tchttp.BaseResponse{}}
+	if err := c.call(ctx, "ap-guangzhou", "DescribeRegions", struct{}{}, resp, nil); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range resp.Response.RegionSet {
+		if r.RegionState == "" || r.RegionState == "AVAILABLE" {
+			out = append(out, r.Region)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}

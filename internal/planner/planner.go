@@ -1,0 +1,247 @@
+// Package planner computes, for one image, what the controller must cancel and
+// share so that the cloud matches every ImageShare that targets the image. It is
+// a pure function of the observed share list, the ImageShares and the limit, so
+// every rule of contract §2 is table-tested without a cloud or a cluster.
+package planner
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// Mode mirrors spec.mode.
+type Mode string
+
+// Modes of an ImageShare.
+const (
+	Merge     Mode = "Merge"
+	Exclusive Mode = "Exclusive"
+	Observe   Mode = "Observe"
+)
+
+// Reason is why a listed account is not shared.
+type Reason string
+
+// Account failure reasons, as they appear in status.failedAccounts.
+const (
+	ShareLimitExceeded Reason = "ShareLimitExceeded"
+	AccountNotFound    Reason = "AccountNotFound"
+	AccountIsOwner     Reason = "AccountIsOwner"
+	NotRootAccount     Reason = "NotRootAccount"
+)
+
+// Member is one ImageShare that targets the image.
+type Member struct {
+	// Key identifies the object (namespace/name) and breaks creation-time ties.
+	Key       string
+	CreatedAt time.Time
+	Mode      Mode
+	// Accounts is spec.accountIds, in spec order: earlier accounts win the limit.
+	Accounts []string
+	// Managed is status.sharedAccountIds: what this object shared before, the
+	// only accounts Merge may ever cancel.
+	Managed []string
+	// KnownBad are accounts the cloud rejected recently; they are not retried
+	// until the spec changes or the resync period passes.
+	KnownBad map[string]Reason
+	// Deleting is true once the object has a deletion timestamp.
+	Deleting bool
+	// CancelOnDelete is deletionPolicy == Delete.
+	CancelOnDelete bool
+}
+
+// Input is everything the plan depends on.
+type Input struct {
+	// Shared is the image's share list as the cloud reports it.
+	Shared []string
+	// Members are all ImageShares of the image, in any order.
+	Members []Member
+	// Limit is the most accounts the image may be shared with in total.
+	Limit int
+}
+
+// Plan is what to do, and what each member will see once it is done.
+type Plan struct {
+	// Cancel is sorted; it runs before Share so a swap never overshoots the limit.
+	Cancel []string
+	// Share is in priority order (oldest member first, then spec order).
+	Share []string
+	// OverLimit maps each listed account that does not fit to true.
+	OverLimit map[string]bool
+	// Winner is the key of the member that owns the image when an Exclusive
+	// member is involved; other members are in conflict with it.
+	Winner string
+	// Conflicts maps the key of each member in conflict to the winner's key.
+	Conflicts map[string]string
+}
+
+// Ordered returns the members sorted oldest first (creation time, then key):
+// the order that decides the Exclusive winner and who fits under the limit.
+func Ordered(members []Member) []Member {
+	out := slices.Clone(members)
+	slices.SortStableFunc(out, func(a, b Member) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Key, b.Key)
+	})
+	return out
+}
+
+// Compute returns the plan for one image.
+func Compute(in Input) Plan {
+	members := Ordered(in.Members)
+	shared := toSet(in.Shared)
+	p := Plan{OverLimit: map[string]bool{}, Conflicts: map[string]string{}}
+
+	// Conflict: when any live member is Exclusive, the oldest live member owns
+	// the image; if that owner is Exclusive everyone else is in conflict, and
+	// otherwise every Exclusive member is.
+	var live []Member
+	for _, m := range members {
+		if !m.Deleting {
+			live = append(live, m)
+		}
+	}
+	if slices.ContainsFunc(live, func(m Member) bool { return m.Mode == Exclusive }) {
+		p.Winner = live[0].Key
+		for _, m := range live[1:] {
+			if live[0].Mode == Exclusive || m.Mode == Exclusive {
+				p.Conflicts[m.Key] = p.Winner
+			}
+		}
+	}
+
+	// listedBy counts, per account, the members other than a given one that
+	// still list it: such accounts are never cancelled on that member's behalf.
+	listedElsewhere := func(self string, account string) bool {
+		for _, m := range live {
+			if m.Key != self && slices.Contains(m.Accounts, account) {
+				return true
+			}
+		}
+		return false
+	}
+
+	cancel := map[string]bool{}
+	for _, m := range members {
+		_, conflicted := p.Conflicts[m.Key]
+		switch {
+		case m.Mode == Observe:
+			// Observe never modifies the cloud.
+		case m.Deleting:
+			if !m.CancelOnDelete {
+				continue
+			}
+			// An Exclusive owner being deleted takes every share nobody else lists;
+			// anyone else takes only what it manages.
+			candidates := m.Managed
+			if m.Mode == Exclusive {
+				candidates = in.Shared
+			}
+			for _, a := range candidates {
+				if shared[a] && !listedElsewhere(m.Key, a) {
+					cancel[a] = true
+				}
+			}
+		case conflicted:
+			// A member in conflict does nothing until the conflict is resolved.
+		case m.Mode == Exclusive:
+			for _, a := range in.Shared {
+				if !slices.Contains(m.Accounts, a) {
+					cancel[a] = true
+				}
+			}
+		default: // Merge
+			for _, a := range m.Managed {
+				if shared[a] && !slices.Contains(m.Accounts, a) && !listedElsewhere(m.Key, a) {
+					cancel[a] = true
+				}
+			}
+		}
+	}
+	p.Cancel = sortedKeys(cancel)
+
+	// Share what fits, oldest member first, each in spec order.
+	capacity := max(in.Limit-(len(shared)-len(p.Cancel)), 0)
+	planned := map[string]bool{}
+	for _, m := range live {
+		if _, conflicted := p.Conflicts[m.Key]; conflicted || m.Mode == Observe {
+			continue
+		}
+		for _, a := range m.Accounts {
+			if shared[a] && !cancel[a] || planned[a] || p.OverLimit[a] {
+				continue
+			}
+			if _, bad := m.KnownBad[a]; bad {
+				continue
+			}
+			if capacity == 0 {
+				p.OverLimit[a] = true
+				continue
+			}
+			capacity--
+			planned[a] = true
+			p.Share = append(p.Share, a)
+		}
+	}
+	return p
+}
+
+// View is what one member reports in its status, given the share list the
+// cloud holds after the plan ran (fully or in part).
+type View struct {
+	// Shared are listed (or still-managed) accounts that are shared: the
+	// member's new status.sharedAccountIds.
+	Shared []string
+	// Unmanaged are shared accounts the member does not list.
+	Unmanaged []string
+	// Missing are listed accounts that are not shared and not failed.
+	Missing []string
+}
+
+// Project computes a member's view of the share list after the plan. Accounts
+// it managed and the plan meant to cancel stay in Shared while they are still
+// in the cloud, so that a cancel that failed is retried rather than forgotten.
+func Project(m Member, sharedAfter []string, failed map[string]Reason, plan Plan) View {
+	after := toSet(sharedAfter)
+	listed := toSet(m.Accounts)
+	var v View
+	for _, a := range sharedAfter {
+		switch {
+		case listed[a]:
+			v.Shared = append(v.Shared, a)
+		case m.Mode != Observe && slices.Contains(m.Managed, a) && slices.Contains(plan.Cancel, a):
+			v.Shared = append(v.Shared, a)
+		default:
+			v.Unmanaged = append(v.Unmanaged, a)
+		}
+	}
+	for _, a := range m.Accounts {
+		if _, bad := failed[a]; !after[a] && !bad {
+			v.Missing = append(v.Missing, a)
+		}
+	}
+	slices.Sort(v.Shared)
+	slices.Sort(v.Unmanaged)
+	slices.Sort(v.Missing)
+	return v
+}
+
+func toSet(xs []string) map[string]bool {
+	s := make(map[string]bool, len(xs))
+	for _, x := range xs {
+		s[x] = true
+	}
+	return s
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
