@@ -20,15 +20,20 @@ import (
 	"crypto/tls"
 	"flag"
 	"os"
+	"strings"
+	"time"
 
 	// Import all Kubernetes client auth plugins (e.g. Azure, GCP, OIDC, etc.)
 	// to ensure that exec-entrypoint and run can make use of them.
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 
+	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/regions"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -36,6 +41,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
+	"github.com/imageshare/imageshare-operator/internal/cloud"
+	"github.com/imageshare/imageshare-operator/internal/cloud/tencent"
 	"github.com/imageshare/imageshare-operator/internal/controller"
 	// +kubebuilder:scaffold:imports
 )
@@ -82,6 +89,22 @@ func main() {
 	flag.StringVar(&metricsCertKey, "metrics-cert-key", "tls.key", "The name of the metrics server key file.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false,
 		"If set, HTTP/2 will be enabled for the metrics and webhook servers")
+	var cvmEndpoint, cvmScheme, regionList string
+	var shareLimit, maxConcurrent int
+	var resyncPeriod time.Duration
+	var apiQPS float64
+	flag.StringVar(&cvmEndpoint, "cvm-endpoint", tencent.DefaultEndpoint,
+		"The CVM API endpoint, host[:port]; point it at cvm-emulator for tests and demos.")
+	flag.StringVar(&cvmScheme, "cvm-scheme", "https", "The CVM API scheme: https, or http for the emulator.")
+	flag.IntVar(&shareLimit, "share-limit", 50,
+		"The most accounts one image may be shared with (Tencent documents 50; accounts raised to 500 since 2024).")
+	flag.DurationVar(&resyncPeriod, "resync-period", 10*time.Minute,
+		"How often each image's shares are re-read from the cloud to correct drift (jittered).")
+	flag.Float64Var(&apiQPS, "api-qps", 8,
+		"Client-side CVM API calls per second, per credential and action (Tencent allows 10 for the share APIs).")
+	flag.StringVar(&regionList, "regions", strings.Join(defaultRegions(), ","),
+		"Comma-separated regions searched when an image is not in spec.region.")
+	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 4, "How many ImageShares are reconciled in parallel.")
 	opts := zap.Options{
 		Development: true,
 	}
@@ -175,16 +198,38 @@ func main() {
 		// the manager stops, so would be fine to enable this option. However,
 		// if you are doing or is intended to do any operation such as perform cleanups
 		// after the manager stops then its usage might be unsafe.
-		// LeaderElectionReleaseOnCancel: true,
+		LeaderElectionReleaseOnCancel: true,
+		// Secrets are read with direct GETs only: never cached or watched
+		// cluster-wide, so the manager needs no list/watch on Secrets.
+		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 	})
 	if err != nil {
 		setupLog.Error(err, "Failed to start manager")
 		os.Exit(1)
 	}
 
+	if cvmScheme != "https" && cvmScheme != "http" {
+		setupLog.Error(nil, "Invalid --cvm-scheme: use https or http", "scheme", cvmScheme)
+		os.Exit(1)
+	}
+	factory := tencent.NewFactory(tencent.Options{Endpoint: cvmEndpoint, Scheme: cvmScheme, QPS: apiQPS})
 	if err := (&controller.ImageShareReconciler{
-		Client: mgr.GetClient(),
-		Scheme: mgr.GetScheme(),
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Scheme:    mgr.GetScheme(),
+		Recorder:  mgr.GetEventRecorder("imageshare-controller"),
+		Cloud:     factory,
+		Options: controller.Options{
+			ShareLimit:   shareLimit,
+			ResyncPeriod: resyncPeriod,
+			Regions:      splitList(regionList),
+			EnvCredentials: cloud.Credentials{
+				SecretID:  os.Getenv("TENCENTCLOUD_SECRET_ID"),
+				SecretKey: os.Getenv("TENCENTCLOUD_SECRET_KEY"),
+				Token:     os.Getenv("TENCENTCLOUD_SESSION_TOKEN"),
+			},
+			MaxConcurrentReconciles: maxConcurrent,
+		},
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "imageshare")
 		os.Exit(1)
@@ -205,4 +250,22 @@ func main() {
 		setupLog.Error(err, "Failed to run manager")
 		os.Exit(1)
 	}
+}
+
+// defaultRegions is the SDK's list of public regions.
+func defaultRegions() []string {
+	return []string{regions.Bangkok, regions.Beijing, regions.Chengdu, regions.Chongqing, regions.Guangzhou,
+		regions.HongKong, regions.Jakarta, regions.Mumbai, regions.Nanjing, regions.Seoul, regions.Shanghai,
+		regions.ShanghaiFSI, regions.ShenzhenFSI, regions.Singapore, regions.Tokyo, regions.Frankfurt,
+		regions.Moscow, regions.Ashburn, regions.SiliconValley, regions.Toronto, regions.SaoPaulo}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for p := range strings.SplitSeq(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
