@@ -80,13 +80,16 @@ type Plan struct {
 // the order that decides the Exclusive winner and who fits under the limit.
 func Ordered(members []Member) []Member {
 	out := slices.Clone(members)
-	slices.SortStableFunc(out, func(a, b Member) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Key, b.Key)
-	})
+	slices.SortStableFunc(out, compareAge)
 	return out
+}
+
+// compareAge orders members oldest first: creation time, then key.
+func compareAge(a, b Member) int {
+	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Key, b.Key)
 }
 
 // Compute returns the plan for one image.
@@ -135,9 +138,11 @@ func Compute(in Input) Plan {
 				continue
 			}
 			// An Exclusive owner being deleted takes every share nobody else lists;
-			// anyone else takes only what it manages.
+			// anyone else, an Exclusive member that lost the conflict included,
+			// takes only what it manages. The owner is the Exclusive member no
+			// live member is older than: the one that would win if it were live.
 			candidates := m.Managed
-			if m.Mode == Exclusive {
+			if m.Mode == Exclusive && (len(live) == 0 || compareAge(m, live[0]) < 0) {
 				candidates = in.Shared
 			}
 			for _, a := range candidates {

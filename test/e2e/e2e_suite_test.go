@@ -1,6 +1,3 @@
-//go:build e2e
-// +build e2e
-
 /*
 Copyright 2026.
 
@@ -20,10 +17,12 @@ limitations under the License.
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
-	"os/exec"
+	"path/filepath"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -31,89 +30,66 @@ import (
 	"github.com/imageshare/imageshare-operator/test/utils"
 )
 
+// The end-to-end suite drives the product the way a user does: the real kubectl
+// binary against a real kube-apiserver and etcd (envtest, on loopback), with the
+// CRDs from config/crd/bases. No Kind, no Docker, no cluster to bring.
+
+// kubectlTimeout bounds one kubectl call; it is far above what a call takes on a
+// loaded 2-core machine and only stops a hung test.
+const kubectlTimeout = 2 * time.Minute
+
 var (
-	// managerImage is the manager image to be built and loaded for testing.
-	managerImage = "example.com/imageshare-operator:v0.0.1"
-	// shouldCleanupCertManager tracks whether CertManager was installed by this suite.
-	shouldCleanupCertManager = false
+	// controlPlane is the suite's API server; its Kubeconfig is what kubectl uses.
+	controlPlane *utils.ControlPlane
+	// projectDir is the repository root, for config/samples and the binaries.
+	projectDir string
 )
 
-// TestE2E runs the e2e test suite to validate the solution in an isolated environment.
-// The default setup requires Kind and CertManager.
-//
-// To enable kubectl kuberc (use custom kubectl configurations), set: KUBECTL_KUBERC=true
-// By default, kuberc is disabled to ensure consistent test behavior across different environments.
-// To skip CertManager installation, set: CERT_MANAGER_INSTALL_SKIP=true
 func TestE2E(t *testing.T) {
 	RegisterFailHandler(Fail)
-	_, _ = fmt.Fprintf(GinkgoWriter, "Starting imageshare-operator e2e test suite\n")
-	RunSpecs(t, "e2e suite")
+	RunSpecs(t, "ImageShare end-to-end suite")
 }
 
 var _ = BeforeSuite(func() {
-	By("building the manager image")
-	cmd := exec.Command("make", "docker-build", fmt.Sprintf("IMG=%s", managerImage))
-	_, err := utils.Run(cmd)
-	ExpectWithOffset(1, err).NotTo(HaveOccurred(), "Failed to build the manager image")
+	var err error
+	projectDir, err = utils.ProjectDir()
+	Expect(err).NotTo(HaveOccurred())
 
-	// TODO(user): If you want to change the e2e test vendor from Kind,
-	// ensure the image is built and available, then remove the following block.
-	By("loading the manager image on Kind")
-	err = utils.LoadImageToKindClusterWithName(managerImage)
-	ExpectWithOffset(1, err).NotTo(HaveOccurred(), "Failed to load the manager image into Kind")
+	_, err = utils.AssetsDir()
+	Expect(err).NotTo(HaveOccurred(), "the end-to-end tests need kube-apiserver, etcd and kubectl")
+	bin, err := utils.KubectlPath()
+	Expect(err).NotTo(HaveOccurred())
+	_, _ = fmt.Fprintf(GinkgoWriter, "Using kubectl %s\n", bin)
 
-	configureKubectlKubeRC()
-	setupCertManager()
+	By("starting kube-apiserver and etcd with the ImageShare CRD")
+	controlPlane, err = utils.StartControlPlane()
+	Expect(err).NotTo(HaveOccurred())
+	_, _ = fmt.Fprintf(GinkgoWriter, "KUBECONFIG=%s\n", controlPlane.Kubeconfig)
 })
 
 var _ = AfterSuite(func() {
-	teardownCertManager()
+	if controlPlane != nil {
+		By("stopping the control plane")
+		Expect(controlPlane.Stop()).To(Succeed())
+	}
 })
 
-// Disable kubectl kuberc by default for test isolation.
-// This prevents local kubectl configurations from affecting test behavior.
-// To enable kuberc, set: KUBECTL_KUBERC=true
-func configureKubectlKubeRC() {
-	if os.Getenv("KUBECTL_KUBERC") != "true" {
-		By("disabling kubectl kuberc for test isolation")
-		err := os.Setenv("KUBECTL_KUBERC", "false")
-		ExpectWithOffset(1, err).NotTo(HaveOccurred(), "Failed to disable kubectl kuberc")
-		_, _ = fmt.Fprintf(GinkgoWriter,
-			"kubectl kuberc disabled for consistent test behavior (override with KUBECTL_KUBERC=true)\n")
-	} else {
-		_, _ = fmt.Fprintf(GinkgoWriter, "kubectl kuberc enabled (KUBECTL_KUBERC=true)\n")
-	}
+// kubectl runs the real kubectl against the suite's control plane.
+func kubectl(args ...string) (stdout, stderr string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), kubectlTimeout)
+	defer cancel()
+	stdout, stderr, err = utils.Kubectl(ctx, controlPlane.Kubeconfig, args...)
+	_, _ = fmt.Fprintf(GinkgoWriter, "$ kubectl %v\n%s%s", args, stdout, stderr)
+	return stdout, stderr, err
 }
 
-// setupCertManager installs CertManager if needed for webhook tests.
-// Skips installation if CERT_MANAGER_INSTALL_SKIP=true or if already present.
-func setupCertManager() {
-	if os.Getenv("CERT_MANAGER_INSTALL_SKIP") == "true" {
-		_, _ = fmt.Fprintf(GinkgoWriter, "Skipping CertManager installation (CERT_MANAGER_INSTALL_SKIP=true)\n")
-		return
-	}
-
-	By("checking if CertManager is already installed")
-	if utils.IsCertManagerCRDsInstalled() {
-		_, _ = fmt.Fprintf(GinkgoWriter, "CertManager is already installed. Skipping installation.\n")
-		return
-	}
-
-	// Mark for cleanup before installation to handle interruptions and partial installs.
-	shouldCleanupCertManager = true
-
-	By("installing CertManager")
-	Expect(utils.InstallCertManager()).To(Succeed(), "Failed to install CertManager")
-}
-
-// teardownCertManager uninstalls CertManager if it was installed by setupCertManager.
-// This ensures we only remove what we installed.
-func teardownCertManager() {
-	if !shouldCleanupCertManager {
-		_, _ = fmt.Fprintf(GinkgoWriter, "Skipping CertManager cleanup (not installed by this suite)\n")
-		return
-	}
-
-	By("uninstalling CertManager")
-	utils.UninstallCertManager()
+// writeManifest puts a manifest in a file of its own for `kubectl apply -f`, the
+// way a user hands one over.
+func writeManifest(name, content string) string {
+	GinkgoHelper()
+	dir, err := os.MkdirTemp(controlPlane.Dir, "manifest-")
+	Expect(err).NotTo(HaveOccurred())
+	path := filepath.Join(dir, name)
+	Expect(os.WriteFile(path, []byte(content), 0o600)).To(Succeed())
+	return path
 }

@@ -14,213 +14,190 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
+// Package utils holds what the envtest and end-to-end suites share: a throwaway
+// control plane (kube-apiserver and etcd with the project's CRDs) reachable through
+// a kubeconfig file, and a runner for the real kubectl binary.
 package utils
 
 import (
-	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 
-	. "github.com/onsi/ginkgo/v2" // nolint:revive,staticcheck
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
-const (
-	certmanagerVersion = "v1.21.1"
-	certmanagerURLTmpl = "https://github.com/cert-manager/cert-manager/releases/download/%s/cert-manager.yaml"
+// AssetsEnv is the variable that names the directory holding kube-apiserver, etcd
+// and kubectl, as envtest and setup-envtest define it.
+const AssetsEnv = "KUBEBUILDER_ASSETS"
 
-	defaultKindBinary  = "kind"
-	defaultKindCluster = "kind"
-)
+// assetsHint tells a developer how to get the binaries; `make test` sets the
+// variable itself, so only a bare `go test` run ever needs this.
+const assetsHint = "run `make test`, or set it to the directory that hack/envtest-assets.sh prints " +
+	"(for example ~/.local/share/kubebuilder-envtest/k8s/1.37.2-linux-amd64)"
 
-func warnError(err error) {
-	_, _ = fmt.Fprintf(GinkgoWriter, "warning: %v\n", err)
-}
-
-// Run executes the provided command within this context
-func Run(cmd *exec.Cmd) (string, error) {
-	dir, _ := GetProjectDir()
-	cmd.Dir = dir
-
-	if err := os.Chdir(cmd.Dir); err != nil {
-		_, _ = fmt.Fprintf(GinkgoWriter, "chdir dir: %q\n", err)
-	}
-
-	cmd.Env = append(os.Environ(), "GO111MODULE=on")
-	command := strings.Join(cmd.Args, " ")
-	_, _ = fmt.Fprintf(GinkgoWriter, "running: %q\n", command)
-	output, err := cmd.CombinedOutput()
+// ProjectDir returns the repository root, the nearest directory above the working
+// directory that holds go.mod, so that suites in any package find config/ the same way.
+func ProjectDir() (string, error) {
+	dir, err := os.Getwd()
 	if err != nil {
-		return string(output), fmt.Errorf("%q failed with error %q: %w", command, string(output), err)
-	}
-
-	return string(output), nil
-}
-
-// UninstallCertManager uninstalls the cert manager
-func UninstallCertManager() {
-	url := fmt.Sprintf(certmanagerURLTmpl, certmanagerVersion)
-	cmd := exec.Command("kubectl", "delete", "-f", url)
-	if _, err := Run(cmd); err != nil {
-		warnError(err)
-	}
-
-	// Delete leftover leases in kube-system (not cleaned by default)
-	kubeSystemLeases := []string{
-		"cert-manager-cainjector-leader-election",
-		"cert-manager-controller",
-	}
-	for _, lease := range kubeSystemLeases {
-		cmd = exec.Command("kubectl", "delete", "lease", lease,
-			"-n", "kube-system", "--ignore-not-found", "--force", "--grace-period=0")
-		if _, err := Run(cmd); err != nil {
-			warnError(err)
-		}
-	}
-}
-
-// InstallCertManager installs the cert manager bundle.
-func InstallCertManager() error {
-	url := fmt.Sprintf(certmanagerURLTmpl, certmanagerVersion)
-	cmd := exec.Command("kubectl", "apply", "-f", url)
-	if _, err := Run(cmd); err != nil {
-		return err
-	}
-	// Wait for cert-manager-webhook to be ready, which can take time if cert-manager
-	// was re-installed after uninstalling on a cluster.
-	cmd = exec.Command("kubectl", "wait", "deployment.apps/cert-manager-webhook",
-		"--for", "condition=Available",
-		"--namespace", "cert-manager",
-		"--timeout", "5m",
-	)
-
-	_, err := Run(cmd)
-	return err
-}
-
-// IsCertManagerCRDsInstalled checks if any Cert Manager CRDs are installed
-// by verifying the existence of key CRDs related to Cert Manager.
-func IsCertManagerCRDsInstalled() bool {
-	// List of common Cert Manager CRDs
-	certManagerCRDs := []string{
-		"certificates.cert-manager.io",
-		"issuers.cert-manager.io",
-		"clusterissuers.cert-manager.io",
-		"certificaterequests.cert-manager.io",
-		"orders.acme.cert-manager.io",
-		"challenges.acme.cert-manager.io",
-	}
-
-	// Execute the kubectl command to get all CRDs
-	cmd := exec.Command("kubectl", "get", "crds")
-	output, err := Run(cmd)
-	if err != nil {
-		return false
-	}
-
-	// Check if any of the Cert Manager CRDs are present
-	crdList := GetNonEmptyLines(output)
-	for _, crd := range certManagerCRDs {
-		for _, line := range crdList {
-			if strings.Contains(line, crd) {
-				return true
-			}
-		}
-	}
-
-	return false
-}
-
-// LoadImageToKindClusterWithName loads a local docker image to the kind cluster
-func LoadImageToKindClusterWithName(name string) error {
-	cluster := defaultKindCluster
-	if v, ok := os.LookupEnv("KIND_CLUSTER"); ok {
-		cluster = v
-	}
-	kindOptions := []string{"load", "docker-image", name, "--name", cluster}
-	kindBinary := defaultKindBinary
-	if v, ok := os.LookupEnv("KIND"); ok {
-		kindBinary = v
-	}
-	cmd := exec.Command(kindBinary, kindOptions...)
-	_, err := Run(cmd)
-	return err
-}
-
-// GetNonEmptyLines converts given command output string into individual objects
-// according to line breakers, and ignores the empty elements in it.
-func GetNonEmptyLines(output string) []string {
-	var res []string
-	elements := strings.SplitSeq(output, "\n")
-	for element := range elements {
-		if element != "" {
-			res = append(res, element)
-		}
-	}
-
-	return res
-}
-
-// GetProjectDir will return the directory where the project is
-func GetProjectDir() (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return wd, fmt.Errorf("failed to get current working directory: %w", err)
-	}
-	wd = strings.ReplaceAll(wd, "/test/e2e", "")
-	return wd, nil
-}
-
-// UncommentCode searches for target in the file and remove the comment prefix
-// of the target content. The target content may span multiple lines.
-func UncommentCode(filename, target, prefix string) error {
-	// false positive
-	// nolint:gosec
-	content, err := os.ReadFile(filename)
-	if err != nil {
-		return fmt.Errorf("failed to read file %q: %w", filename, err)
-	}
-	strContent := string(content)
-
-	idx := strings.Index(strContent, target)
-	if idx < 0 {
-		return fmt.Errorf("unable to find the code %q to be uncommented", target)
-	}
-
-	out := new(bytes.Buffer)
-	_, err = out.Write(content[:idx])
-	if err != nil {
-		return fmt.Errorf("failed to write to output: %w", err)
-	}
-
-	scanner := bufio.NewScanner(bytes.NewBufferString(target))
-	if !scanner.Scan() {
-		return nil
+		return "", fmt.Errorf("get working directory: %w", err)
 	}
 	for {
-		if _, err = out.WriteString(strings.TrimPrefix(scanner.Text(), prefix)); err != nil {
-			return fmt.Errorf("failed to write to output: %w", err)
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
 		}
-		// Avoid writing a newline in case the previous line was the last in target.
-		if !scanner.Scan() {
-			break
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("find project root: no go.mod above the working directory")
 		}
-		if _, err = out.WriteString("\n"); err != nil {
-			return fmt.Errorf("failed to write to output: %w", err)
+		dir = parent
+	}
+}
+
+// AssetsDir returns the directory named by KUBEBUILDER_ASSETS. It fails with a
+// message that says what to do when the variable is unset or the binaries are not
+// there, instead of the envtest error about /usr/local/kubebuilder a developer
+// would otherwise see.
+func AssetsDir() (string, error) {
+	dir := os.Getenv(AssetsEnv)
+	if dir == "" {
+		return "", fmt.Errorf("%s is not set: %s", AssetsEnv, assetsHint)
+	}
+	for _, name := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return "", fmt.Errorf("%s=%s has no %s: %s", AssetsEnv, dir, name, assetsHint)
 		}
 	}
+	return dir, nil
+}
 
-	if _, err = out.Write(content[idx+len(target):]); err != nil {
-		return fmt.Errorf("failed to write to output: %w", err)
+// ControlPlane is a kube-apiserver and etcd on loopback with the project's CRDs
+// installed, for tests that talk to a real API server.
+type ControlPlane struct {
+	// Env is the running envtest environment.
+	Env *envtest.Environment
+	// Config is a cluster-admin REST config for in-process clients.
+	Config *rest.Config
+	// Kubeconfig is the path of a cluster-admin kubeconfig file, for kubectl and
+	// for processes such as the manager.
+	Kubeconfig string
+	// Dir is a temporary directory that lives as long as the control plane; tests
+	// may put their own files (manifests, logs) in it.
+	Dir string
+}
+
+// StartControlPlane starts etcd and kube-apiserver from KUBEBUILDER_ASSETS, installs
+// the CRDs from config/crd/bases and writes a system:masters kubeconfig for them.
+// Call Stop when done, also when a later step of the test fails.
+func StartControlPlane() (*ControlPlane, error) {
+	assets, err := AssetsDir()
+	if err != nil {
+		return nil, err
 	}
-
-	// false positive
-	// nolint:gosec
-	if err = os.WriteFile(filename, out.Bytes(), 0644); err != nil {
-		return fmt.Errorf("failed to write file %q: %w", filename, err)
+	root, err := ProjectDir()
+	if err != nil {
+		return nil, err
 	}
+	dir, err := os.MkdirTemp("", "imageshare-controlplane-")
+	if err != nil {
+		return nil, fmt.Errorf("create control plane directory: %w", err)
+	}
+	cp := &ControlPlane{
+		Env: &envtest.Environment{
+			CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+			ErrorIfCRDPathMissing: true,
+			BinaryAssetsDirectory: assets,
+		},
+		Dir: dir,
+	}
+	cp.Config, err = cp.Env.Start()
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("start envtest control plane from %s: %w", assets, err)
+	}
+	if err := cp.writeKubeconfig(); err != nil {
+		_ = cp.Stop()
+		return nil, err
+	}
+	return cp, nil
+}
 
+// writeKubeconfig provisions a user of its own instead of reusing envtest's
+// default one, so the file stays valid for as long as the control plane runs.
+func (cp *ControlPlane) writeKubeconfig() error {
+	user, err := cp.Env.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fmt.Errorf("add kubeconfig user: %w", err)
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		return fmt.Errorf("render kubeconfig: %w", err)
+	}
+	path := filepath.Join(cp.Dir, "kubeconfig")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return fmt.Errorf("write kubeconfig %s: %w", path, err)
+	}
+	cp.Kubeconfig = path
 	return nil
+}
+
+// Stop stops the API server and etcd and removes the temporary directory.
+func (cp *ControlPlane) Stop() error {
+	errs := []error{}
+	if err := cp.Env.Stop(); err != nil {
+		errs = append(errs, fmt.Errorf("stop envtest control plane: %w", err))
+	}
+	if err := os.RemoveAll(cp.Dir); err != nil {
+		errs = append(errs, fmt.Errorf("remove %s: %w", cp.Dir, err))
+	}
+	return errors.Join(errs...)
+}
+
+// KubectlPath returns the kubectl to run: the one in KUBEBUILDER_ASSETS when there
+// is one, because it matches the API server's version, else the first on PATH.
+func KubectlPath() (string, error) {
+	if dir := os.Getenv(AssetsEnv); dir != "" {
+		path := filepath.Join(dir, "kubectl")
+		if info, err := os.Stat(path); err == nil && !info.IsDir() && info.Mode()&0o111 != 0 {
+			return path, nil
+		}
+	}
+	path, err := exec.LookPath("kubectl")
+	if err != nil {
+		return "", fmt.Errorf("find kubectl in %s or PATH: %w", AssetsEnv, err)
+	}
+	return path, nil
+}
+
+// Kubectl runs the real kubectl binary against the cluster of kubeconfig, as a
+// user would, and returns what it printed. A non-zero exit is an error that
+// carries stderr; stdout and stderr are returned either way, so a test can check
+// the message of a command that is meant to fail.
+func Kubectl(ctx context.Context, kubeconfig string, args ...string) (stdout, stderr string, err error) {
+	bin, err := KubectlPath()
+	if err != nil {
+		return "", "", err
+	}
+	// A discovery cache beside the kubeconfig keeps runs apart: a later control
+	// plane on the same port must not be served an earlier one's resource list.
+	cacheDir := filepath.Join(filepath.Dir(kubeconfig), "kubectl-cache")
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--cache-dir=" + cacheDir}, args...)...)
+	// KUBECTL_KUBERC=false keeps a developer's ~/.kube/kuberc aliases and defaults
+	// out of the test; later entries win over the inherited environment.
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "KUBECTL_KUBERC=false")
+	var out, errOut bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &errOut
+	if err := cmd.Run(); err != nil {
+		return out.String(), errOut.String(), fmt.Errorf("kubectl %s: %w: %s",
+			strings.Join(args, " "), err, strings.TrimSpace(errOut.String()))
+	}
+	return out.String(), errOut.String(), nil
 }
