@@ -1,0 +1,502 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package emulator is a local endpoint of the Tencent Cloud CVM API 2017-03-12 for the image
+// sharing actions, spoken as the official Go SDK's common client sends it: POST / with a JSON
+// body, X-TC-* headers and a TC3-HMAC-SHA256 Authorization header verified against the seeded
+// keys. It keeps accounts, regional images and their share lists in memory, enforces the rules
+// Tencent documents for image sharing, injects faults on demand, and exposes its state to tests
+// on /_emulator/state and /_emulator/stats. docs/emulator.md describes the wire format.
+package emulator
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	mrand "math/rand/v2"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+const (
+	// MaxBodyBytes caps a request body; larger bodies get RequestSizeLimitExceeded.
+	MaxBodyBytes = 1 << 20
+	// StatePath and StatsPath are the test endpoints outside the Tencent API.
+	StatePath = "/_emulator/state"
+	StatsPath = "/_emulator/stats"
+	// imageQuota is what DescribeImageQuota reports: the custom images an account may hold per region.
+	imageQuota = 500
+	// InvalidActionKey counts, in Stats.Calls, calls whose action is missing or unknown, so that
+	// arbitrary action names cannot grow the map without bound.
+	InvalidActionKey = "(invalid)"
+)
+
+// Emulator is the CVM API emulator. It implements http.Handler and is safe for concurrent use.
+type Emulator struct {
+	// now is the clock; tests inside the package replace it.
+	now          func() time.Time
+	shareLimit   int
+	syncDuration time.Duration
+	accounts     map[string]*account // by account ID; read-only after New
+	keys         map[string]*account // by SecretId; read-only after New
+	regions      map[string]string   // region -> display name; read-only after New
+
+	mu     sync.Mutex
+	images map[string]*image
+
+	faultsMu sync.Mutex
+	faults   Faults
+	buckets  map[bucketKey]*bucket
+
+	statsMu   sync.Mutex
+	calls     map[string]int
+	errs      map[string]int
+	byAccount map[string]map[string]int
+}
+
+type account struct {
+	id        string
+	secretKey string
+	root      bool
+}
+
+type image struct {
+	id, region, owner, name, typ, state, license string
+	encrypted                                    bool
+	created                                      time.Time
+	shares                                       map[string]time.Time // account -> shared at
+	// syncStart and syncUntil bound a SyncImages copy in progress; zero otherwise.
+	syncStart, syncUntil time.Time
+	synced               bool // made by SyncImages
+}
+
+// New makes an emulator serving seed. A nil seed is an empty cloud with the defaults.
+func New(seed *Seed) (*Emulator, error) {
+	if seed == nil {
+		seed = &Seed{}
+	}
+	s, err := seed.normalize()
+	if err != nil {
+		return nil, fmt.Errorf("invalid seed: %w", err)
+	}
+	e := &Emulator{
+		now:          time.Now,
+		shareLimit:   s.ShareLimit,
+		syncDuration: time.Duration(*s.SyncSeconds) * time.Second,
+		accounts:     map[string]*account{},
+		keys:         map[string]*account{},
+		regions:      maps.Clone(publicRegions),
+		images:       map[string]*image{},
+		faults:       s.Faults,
+		buckets:      map[bucketKey]*bucket{},
+	}
+	e.resetStats()
+	for _, a := range s.Accounts {
+		acct := &account{id: a.ID, secretKey: a.SecretKey, root: *a.Root}
+		e.accounts[a.ID] = acct
+		if a.SecretID != "" {
+			e.keys[a.SecretID] = acct
+		}
+	}
+	start := e.now().UTC()
+	for _, si := range s.Images {
+		img := &image{
+			id: si.ID, region: si.Region, owner: si.Owner, name: si.Name, typ: si.Type, state: si.State,
+			license: si.LicenseType, encrypted: si.Encrypted, created: start, shares: map[string]time.Time{},
+		}
+		for _, acct := range si.SharedWith {
+			img.shares[acct] = start
+		}
+		e.images[si.ID] = img
+		if _, ok := e.regions[si.Region]; !ok {
+			e.regions[si.Region] = si.Region
+		}
+	}
+	return e, nil
+}
+
+// ServeHTTP answers the Tencent API on every path but the two test endpoints.
+func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case StatePath:
+		e.serveJSON(w, r, func() any { return e.State() })
+	case StatsPath:
+		e.serveJSON(w, r, func() any { return e.Stats() })
+	default:
+		e.serveAPI(w, r)
+	}
+}
+
+func (e *Emulator) serveJSON(w http.ResponseWriter, r *http.Request, value func() any) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(value()) // the client went away; nothing to do
+}
+
+// call is one API request in flight.
+type call struct {
+	action  string
+	region  string
+	caller  *account
+	params  []byte
+	started time.Time
+}
+
+func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
+	requestID := newRequestID()
+	e.delay(r)
+	c, result, apiErr := e.handle(w, r)
+	e.record(c, apiErr)
+
+	response := map[string]any{"RequestId": requestID}
+	if apiErr != nil {
+		response["Error"] = apiErr
+	} else if err := mergeInto(response, result); err != nil {
+		response["Error"] = errf(CodeInternalError, "The emulator could not encode its answer: %v.", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-TC-RequestId", requestID)
+	w.WriteHeader(http.StatusOK) // Tencent answers every API error with HTTP 200
+	_ = json.NewEncoder(w).Encode(map[string]any{"Response": response})
+}
+
+// mergeInto adds result's JSON fields to response.
+func mergeInto(response map[string]any, result any) error {
+	raw, err := json.Marshal(result)
+	if err != nil {
+		return err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return err
+	}
+	for k, v := range fields {
+		response[k] = v
+	}
+	return nil
+}
+
+// handle runs the request pipeline: transport checks, headers, signature, faults, action.
+func (e *Emulator) handle(w http.ResponseWriter, r *http.Request) (*call, any, *apiError) {
+	c := &call{action: r.Header.Get("X-TC-Action"), region: r.Header.Get("X-TC-Region"), started: e.now()}
+	if r.Method != http.MethodPost {
+		return c, nil, errf(CodeUnsupportedProtocol,
+			"The emulator accepts only POST requests with a JSON body, not %s.", r.Method)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+			return c, nil, errf(CodeRequestSizeLimit, "The request body exceeds %d bytes.", MaxBodyBytes)
+		}
+		return c, nil, errf(CodeInvalidParameter, "The request body could not be read: %v.", err)
+	}
+	timestamp := r.Header.Get("X-TC-Timestamp")
+	switch version := r.Header.Get("X-TC-Version"); {
+	case c.action == "":
+		return c, nil, errf(CodeMissingParameter, "The request is missing the required parameter `Action` (X-TC-Action).")
+	case version == "":
+		return c, nil, errf(CodeMissingParameter,
+			"The request is missing the required parameter `Version` (X-TC-Version).")
+	case version != APIVersion:
+		return c, nil, errf(CodeNoSuchVersion, "The API version `%s` does not exist; CVM answers %s.", version, APIVersion)
+	case timestamp == "":
+		return c, nil, errf(CodeMissingParameter,
+			"The request is missing the required parameter `Timestamp` (X-TC-Timestamp).")
+	}
+	acct, apiErr := e.authenticate(r, body, timestamp)
+	if apiErr != nil {
+		return c, nil, apiErr
+	}
+	c.caller = acct
+	c.params = body
+	if apiErr := e.injectFaults(c); apiErr != nil {
+		return c, nil, apiErr
+	}
+	spec, ok := actions[c.action]
+	if !ok {
+		return c, nil, errf(CodeInvalidAction, "The action `%s` does not exist in CVM %s.", c.action, APIVersion)
+	}
+	if apiErr := e.checkRegion(c, spec); apiErr != nil {
+		return c, nil, apiErr
+	}
+	result, apiErr := spec.run(e, c)
+	return c, result, apiErr
+}
+
+func (e *Emulator) checkRegion(c *call, spec actionSpec) *apiError {
+	if c.region == "" {
+		if spec.regionOptional {
+			return nil
+		}
+		return errf(CodeMissingParameter, "The request is missing the required parameter `Region` (X-TC-Region).")
+	}
+	if _, ok := e.regions[c.region]; !ok {
+		return errf(CodeRegionNotFound, "The region `%s` does not exist.", c.region)
+	}
+	return nil
+}
+
+// delay adds the configured latency to every API call, giving up early if the client does.
+func (e *Emulator) delay(r *http.Request) {
+	e.faultsMu.Lock()
+	latency := e.faults.Latency
+	e.faultsMu.Unlock()
+	if latency <= 0 {
+		return
+	}
+	timer := time.NewTimer(latency)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-r.Context().Done():
+	}
+}
+
+type bucketKey struct{ account, action string }
+
+// bucket is a token bucket holding up to max(1, qps) calls and refilled at qps per second.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// injectFaults applies the qps limit and the error rate, both before the action has any effect.
+func (e *Emulator) injectFaults(c *call) *apiError {
+	e.faultsMu.Lock()
+	defer e.faultsMu.Unlock()
+	if qps := e.faults.QPS; qps > 0 {
+		key := bucketKey{account: c.caller.id, action: actionKey(c.action)}
+		capacity := math.Max(1, qps)
+		b, ok := e.buckets[key]
+		if !ok {
+			b = &bucket{tokens: capacity, last: c.started}
+			e.buckets[key] = b
+		}
+		b.tokens = math.Min(capacity, b.tokens+c.started.Sub(b.last).Seconds()*qps)
+		b.last = c.started
+		if b.tokens < 1 {
+			return errf(CodeRequestLimitExceeded,
+				"Your current request times equals to `%v` per second for action %s, exceeding the frequency limit.",
+				qps, c.action)
+		}
+		b.tokens--
+	}
+	if rate := e.faults.ErrorRate; rate > 0 && mrand.Float64() < rate {
+		return errf(CodeInternalError, "An internal error has occurred. Retry your request (injected fault).")
+	}
+	return nil
+}
+
+func actionKey(action string) string {
+	if _, ok := actions[action]; ok {
+		return action
+	}
+	return InvalidActionKey
+}
+
+// SetFaults replaces the injected faults at run time. Out-of-range values are clamped, and the
+// rate limiter starts afresh.
+func (e *Emulator) SetFaults(f Faults) {
+	f.QPS = math.Max(0, f.QPS)
+	f.ErrorRate = math.Min(1, math.Max(0, f.ErrorRate))
+	f.Latency = max(0, f.Latency)
+	e.faultsMu.Lock()
+	defer e.faultsMu.Unlock()
+	e.faults = f
+	e.buckets = map[bucketKey]*bucket{}
+}
+
+// Stats counts API calls. Calls and CallsByAccount count every call, failed or not;
+// CallsByAccount counts only calls whose signature was verified.
+type Stats struct {
+	Calls          map[string]int            `json:"calls"`
+	Errors         map[string]int            `json:"errors"`
+	CallsByAccount map[string]map[string]int `json:"callsByAccount"`
+}
+
+func (e *Emulator) record(c *call, apiErr *apiError) {
+	key := actionKey(c.action)
+	e.statsMu.Lock()
+	defer e.statsMu.Unlock()
+	e.calls[key]++
+	if apiErr != nil {
+		e.errs[apiErr.Code]++
+	}
+	if c.caller != nil {
+		byAction := e.byAccount[c.caller.id]
+		if byAction == nil {
+			byAction = map[string]int{}
+			e.byAccount[c.caller.id] = byAction
+		}
+		byAction[key]++
+	}
+}
+
+// Stats returns a copy of the call counters; /_emulator/stats serves the same data.
+func (e *Emulator) Stats() Stats {
+	e.statsMu.Lock()
+	defer e.statsMu.Unlock()
+	s := Stats{Calls: maps.Clone(e.calls), Errors: maps.Clone(e.errs), CallsByAccount: map[string]map[string]int{}}
+	for acct, byAction := range e.byAccount {
+		s.CallsByAccount[acct] = maps.Clone(byAction)
+	}
+	return s
+}
+
+// ResetStats zeroes the call counters.
+func (e *Emulator) ResetStats() {
+	e.statsMu.Lock()
+	defer e.statsMu.Unlock()
+	e.resetStats()
+}
+
+func (e *Emulator) resetStats() {
+	e.calls = map[string]int{}
+	e.errs = map[string]int{}
+	e.byAccount = map[string]map[string]int{}
+}
+
+// State is every image in the emulator, sorted by ID; /_emulator/state serves the same data.
+type State struct {
+	Images []StateImage `json:"images"`
+}
+
+// StateImage is one image as the emulator holds it, independent of who looks at it.
+type StateImage struct {
+	ID          string   `json:"id"`
+	Region      string   `json:"region"`
+	Owner       string   `json:"owner"`
+	Name        string   `json:"name"`
+	Type        string   `json:"type"`
+	State       string   `json:"state"`
+	LicenseType string   `json:"licenseType"`
+	Encrypted   bool     `json:"encrypted"`
+	SharedWith  []string `json:"sharedWith"`
+}
+
+// State returns a snapshot of every image.
+func (e *Emulator) State() State {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.advance()
+	out := State{Images: make([]StateImage, 0, len(e.images))}
+	for _, id := range slices.Sorted(maps.Keys(e.images)) {
+		img := e.images[id]
+		out.Images = append(out.Images, StateImage{
+			ID: img.id, Region: img.region, Owner: img.owner, Name: img.name, Type: img.typ, State: img.state,
+			LicenseType: img.license, Encrypted: img.encrypted, SharedWith: img.sharedWith(),
+		})
+	}
+	return out
+}
+
+// advance finishes the SyncImages copies whose time is up. Callers hold e.mu.
+func (e *Emulator) advance() {
+	now := e.now()
+	for _, img := range e.images {
+		if !img.syncUntil.IsZero() && !now.Before(img.syncUntil) {
+			img.state = StateNormal
+			img.syncStart, img.syncUntil = time.Time{}, time.Time{}
+		}
+	}
+}
+
+// sharedWith is the sorted share list, never nil so that JSON shows [] rather than null.
+func (img *image) sharedWith() []string {
+	out := slices.AppendSeq(make([]string, 0, len(img.shares)), maps.Keys(img.shares))
+	slices.Sort(out)
+	return out
+}
+
+// SetImageState is a test hook: it sets an image's state out of band (for example SYNCING, then
+// NORMAL). It stops any SyncImages countdown on the image, so the state stays until changed again.
+func (e *Emulator) SetImageState(id, state string) error {
+	if !isKnownState(state) {
+		return fmt.Errorf("set image %s state: unknown state %q", id, state)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	img, ok := e.images[id]
+	if !ok {
+		return fmt.Errorf("set image %s state: no such image", id)
+	}
+	img.state = state
+	img.syncStart, img.syncUntil = time.Time{}, time.Time{}
+	return nil
+}
+
+// RemoveImage is a test hook: the image disappears out of band, shares and all.
+func (e *Emulator) RemoveImage(id string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.images[id]; !ok {
+		return fmt.Errorf("remove image %s: no such image", id)
+	}
+	delete(e.images, id)
+	return nil
+}
+
+// SetShares is a test hook: it replaces an image's share list out of band, as the console would.
+// Accounts must be seeded and must not be the owner; the share limit is deliberately not applied,
+// so that tests can build an image that is already over it.
+func (e *Emulator) SetShares(id string, accounts []string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	img, ok := e.images[id]
+	if !ok {
+		return fmt.Errorf("set shares of %s: no such image", id)
+	}
+	if img.typ == ImageTypePublic && len(accounts) > 0 {
+		return fmt.Errorf("set shares of %s: a public image cannot be shared", id)
+	}
+	now := e.now().UTC()
+	shares := make(map[string]time.Time, len(accounts))
+	for _, acct := range accounts {
+		if _, ok := e.accounts[acct]; !ok {
+			return fmt.Errorf("set shares of %s: account %q is not seeded", id, acct)
+		}
+		if acct == img.owner {
+			return fmt.Errorf("set shares of %s: account %q is the owner", id, acct)
+		}
+		shares[acct] = now
+		if at, kept := img.shares[acct]; kept {
+			shares[acct] = at
+		}
+	}
+	img.shares = shares
+	return nil
+}
+
+// newRequestID makes a UUID v4, the shape of Tencent's RequestId.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
