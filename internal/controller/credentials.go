@@ -28,7 +28,7 @@ const (
 // credentialsRetry is how often a Secret is re-read while credentials are
 // missing or rejected: Secrets are not watched (that would need a cluster-wide
 // Secret cache), so a fixed Secret is noticed by this poll.
-const credentialsRetry = 30 * time.Second
+var credentialsRetry = 30 * time.Second
 
 // Longest values accepted; anything larger is not an API key and is refused
 // before it reaches the signer.

@@ -17,51 +17,84 @@ limitations under the License.
 package controller
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"k8s.io/client-go/kubernetes/scheme"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
+	"github.com/imageshare/imageshare-operator/internal/cloud"
+	"github.com/imageshare/imageshare-operator/internal/cloud/tencent"
+	"github.com/imageshare/imageshare-operator/internal/emulator"
 	// +kubebuilder:scaffold:imports
 )
 
-// These tests use Ginkgo (BDD-style Go testing framework). Refer to
-// http://onsi.github.io/ginkgo/ to learn more about Ginkgo.
-
 var (
-	ctx       context.Context
-	cancel    context.CancelFunc
 	testEnv   *envtest.Environment
 	cfg       *rest.Config
 	k8sClient client.Client
+	scheme    = runtime.NewScheme()
+	// logs captures every manager log line of the suite, so a spec can assert
+	// that a secret never appears in them.
+	logs = &syncBuffer{}
 )
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
 
 func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
-
 	RunSpecs(t, "Controller Suite")
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-
-	ctx, cancel = context.WithCancel(context.TODO())
-
-	var err error
-	err = cvmv1alpha1.AddToScheme(scheme.Scheme)
-	Expect(err).NotTo(HaveOccurred())
-
+	// Debug level (-4) so the secret-leak spec covers the most verbose logs.
+	var sink io.Writer = logs
+	if os.Getenv("TEST_LOGS") != "" {
+		sink = io.MultiWriter(logs, GinkgoWriter)
+	}
+	logf.SetLogger(zap.New(zap.WriteTo(sink), zap.UseDevMode(true), zap.Level(zapLevel(-4))))
+	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
+	Expect(cvmv1alpha1.AddToScheme(scheme)).To(Succeed())
 	// +kubebuilder:scaffold:scheme
 
 	By("bootstrapping test environment")
@@ -69,48 +102,262 @@ var _ = BeforeSuite(func() {
 		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 	}
-
-	// Retrieve the first found binary directory to allow running tests from IDEs
-	if getFirstFoundEnvTestBinaryDir() != "" {
-		testEnv.BinaryAssetsDirectory = getFirstFoundEnvTestBinaryDir()
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		Fail("KUBEBUILDER_ASSETS is not set: run `make test`, or set it to the directory hack/envtest-assets.sh prints")
 	}
-
-	// cfg is defined in this file globally.
+	var err error
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())
-	Expect(cfg).NotTo(BeNil())
-
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.Scheme})
+	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(k8sClient).NotTo(BeNil())
+	credentialsRetry = time.Second
 })
 
 var _ = AfterSuite(func() {
 	By("tearing down the test environment")
-	cancel()
-	err := testEnv.Stop()
-	Expect(err).NotTo(HaveOccurred())
+	Expect(testEnv.Stop()).To(Succeed())
 })
 
-// getFirstFoundEnvTestBinaryDir locates the first binary in the specified path.
-// ENVTEST-based tests depend on specific binaries, usually located in paths set by
-// controller-runtime. When running tests directly (e.g., via an IDE) without using
-// Makefile targets, the 'BinaryAssetsDirectory' must be explicitly configured.
-//
-// This function streamlines the process by finding the required binaries, similar to
-// setting the 'KUBEBUILDER_ASSETS' environment variable. To ensure the binaries are
-// properly set up, run 'make setup-envtest' beforehand.
-func getFirstFoundEnvTestBinaryDir() string {
-	basePath := filepath.Join("..", "..", "bin", "k8s")
-	entries, err := os.ReadDir(basePath)
-	if err != nil {
-		logf.Log.Error(err, "Failed to read directory", "path", basePath)
-		return ""
+// Accounts and keys every spec's seed starts from.
+const (
+	ownerID     = "100000000001"
+	ownerSecret = "AKIDowner0001"
+	ownerKey    = "owner-secret-key-0001"
+	otherOwner  = "100000000099"
+	collab      = "100000000003"
+	unknownAcct = "100000000777"
+)
+
+// recipients are root accounts without keys that can receive shares.
+var recipients = []string{"100000000002", "100000000004", "100000000005", "100000000006", "100000000007",
+	"100000000008", "100000000009", "100000000010"}
+
+// baseSeed is a cloud with an owner, recipients, a collaborator and a second
+// owner; each spec adds the images it needs.
+func baseSeed(images ...emulator.SeedImage) *emulator.Seed {
+	f := false
+	s := &emulator.Seed{
+		Accounts: []emulator.SeedAccount{
+			{ID: ownerID, SecretID: ownerSecret, SecretKey: ownerKey},
+			{ID: otherOwner, SecretID: "AKIDother0099", SecretKey: "other-secret-key-0099"},
+			{ID: collab, Root: &f},
+		},
+		Images: images,
 	}
-	for _, entry := range entries {
-		if entry.IsDir() {
-			return filepath.Join(basePath, entry.Name())
+	for _, r := range recipients {
+		s.Accounts = append(s.Accounts, emulator.SeedAccount{ID: r})
+	}
+	return s
+}
+
+// harness is one spec's world: an emulator, a manager pointed at it, and a
+// namespace holding a credentials Secret.
+type harness struct {
+	emu      *emulator.Emulator
+	endpoint string
+	ns       string
+	rec      *ImageShareReconciler
+}
+
+type harnessOption func(*Options)
+
+func withLimit(n int) harnessOption { return func(o *Options) { o.ShareLimit = n } }
+func withResync(d time.Duration) harnessOption {
+	return func(o *Options) { o.ResyncPeriod = d }
+}
+
+// start builds a harness; everything it starts stops when the spec ends.
+func start(seed *emulator.Seed, opts ...harnessOption) *harness {
+	GinkgoHelper()
+	emu, err := emulator.New(seed)
+	Expect(err).NotTo(HaveOccurred())
+	srv := httptest.NewServer(emu)
+	DeferCleanup(srv.Close)
+	u, err := url.Parse(srv.URL)
+	Expect(err).NotTo(HaveOccurred())
+
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ims-"}}
+	Expect(k8sClient.Create(context.Background(), ns)).To(Succeed())
+	h := &harness{emu: emu, endpoint: u.Host, ns: ns.Name}
+	h.secret("tencent-credentials", ownerSecret, ownerKey)
+
+	o := Options{ShareLimit: 50, ResyncPeriod: time.Hour, Regions: []string{"ap-guangzhou", "ap-shanghai",
+		"ap-beijing"}, MaxConcurrentReconciles: 4}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	h.rec = h.startManager(o)
+	return h
+}
+
+func (h *harness) startManager(o Options) *ImageShareReconciler {
+	GinkgoHelper()
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		// Each spec's manager sees only its namespace, so specs never share images.
+		Cache:  cache.Options{DefaultNamespaces: map[string]cache.Config{h.ns: {}}},
+		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	rec := &ImageShareReconciler{
+		Client:             mgr.GetClient(),
+		APIReader:          mgr.GetAPIReader(),
+		Scheme:             mgr.GetScheme(),
+		Recorder:           mgr.GetEventRecorder("imageshare-controller"),
+		Cloud:              tencent.NewFactory(tencent.Options{Endpoint: h.endpoint, Scheme: "http", QPS: 50}),
+		Options:            o,
+		skipNameValidation: true,
+	}
+	Expect(rec.SetupWithManager(mgr)).To(Succeed())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer GinkgoRecover()
+		defer close(done)
+		Expect(mgr.Start(ctx)).To(Succeed())
+	}()
+	// Stop the manager after the objects are cleaned up (cleanups run in reverse).
+	DeferCleanup(func() {
+		cancel()
+		<-done
+	})
+	DeferCleanup(h.cleanup)
+	return rec
+}
+
+// cleanup deletes the spec's ImageShares while the manager still runs, and
+// strips finalizers of any the spec left unable to finish.
+func (h *harness) cleanup() {
+	ctx := context.Background()
+	Expect(k8sClient.DeleteAllOf(ctx, &cvmv1alpha1.ImageShare{}, client.InNamespace(h.ns))).To(Succeed())
+	Eventually(func() int {
+		var list cvmv1alpha1.ImageShareList
+		Expect(k8sClient.List(ctx, &list, client.InNamespace(h.ns))).To(Succeed())
+		for i := range list.Items {
+			o := &list.Items[i]
+			if time.Since(o.DeletionTimestamp.Time) > 5*time.Second && len(o.Finalizers) > 0 {
+				base := o.DeepCopy()
+				o.Finalizers = nil
+				_ = k8sClient.Patch(ctx, o, client.MergeFrom(base))
+			}
+		}
+		return len(list.Items)
+	}, 20*time.Second, 200*time.Millisecond).Should(BeZero())
+}
+
+func (h *harness) secret(name, id, key string) {
+	GinkgoHelper()
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: h.ns},
+		StringData: map[string]string{"secretId": id, "secretKey": key}}
+	Expect(k8sClient.Create(context.Background(), s)).To(Succeed())
+}
+
+// ims makes an ImageShare in the harness namespace with credentialsRef set.
+func (h *harness) ims(name, image, region string, accounts ...string) *cvmv1alpha1.ImageShare {
+	return &cvmv1alpha1.ImageShare{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: h.ns},
+		Spec: cvmv1alpha1.ImageShareSpec{ImageID: image, Region: region, AccountIDs: accounts,
+			CredentialsRef: &cvmv1alpha1.SecretReference{Name: "tencent-credentials"}},
+	}
+}
+
+func (h *harness) create(o *cvmv1alpha1.ImageShare) *cvmv1alpha1.ImageShare {
+	GinkgoHelper()
+	Expect(k8sClient.Create(context.Background(), o)).To(Succeed())
+	return o
+}
+
+func (h *harness) get(name string) *cvmv1alpha1.ImageShare {
+	GinkgoHelper()
+	o := &cvmv1alpha1.ImageShare{}
+	Expect(k8sClient.Get(context.Background(), client.ObjectKey{Namespace: h.ns, Name: name}, o)).To(Succeed())
+	return o
+}
+
+// update applies change to the latest copy of the object, retrying conflicts.
+func (h *harness) update(name string, change func(*cvmv1alpha1.ImageShare)) {
+	GinkgoHelper()
+	Eventually(func() error {
+		o := h.get(name)
+		change(o)
+		return k8sClient.Update(context.Background(), o)
+	}).Should(Succeed())
+}
+
+// readyReason waits until the object's status is for its current generation
+// and returns the Ready condition's reason.
+func (h *harness) readyReason(name string) func() string {
+	return func() string {
+		o := &cvmv1alpha1.ImageShare{}
+		if err := k8sClient.Get(context.Background(), client.ObjectKey{Namespace: h.ns, Name: name}, o); err != nil {
+			return "get: " + err.Error()
+		}
+		c := meta.FindStatusCondition(o.Status.Conditions, ConditionReady)
+		if c == nil || o.Status.ObservedGeneration != o.Generation || c.ObservedGeneration != o.Generation {
+			return ""
+		}
+		return c.Reason
+	}
+}
+
+// expectReason waits for the Ready reason and checks the triad matches it.
+func (h *harness) expectReason(name, reason string) *cvmv1alpha1.ImageShare {
+	GinkgoHelper()
+	Eventually(h.readyReason(name), 30*time.Second, 100*time.Millisecond).Should(Equal(reason))
+	o := h.get(name)
+	ready := meta.FindStatusCondition(o.Status.Conditions, ConditionReady)
+	stalled := meta.FindStatusCondition(o.Status.Conditions, ConditionStalled)
+	reconciling := meta.FindStatusCondition(o.Status.Conditions, ConditionReconciling)
+	switch reason {
+	case ReasonShared, ReasonInSync:
+		Expect(ready.Status).To(Equal(metav1.ConditionTrue))
+		Expect(stalled).To(BeNil())
+		Expect(reconciling).To(BeNil())
+	case ReasonProgressing, ReasonImageNotReady, ReasonThrottled, ReasonCloudError:
+		Expect(ready.Status).NotTo(Equal(metav1.ConditionTrue))
+		Expect(reconciling).NotTo(BeNil())
+		Expect(reconciling.Status).To(Equal(metav1.ConditionTrue))
+		Expect(stalled).To(BeNil())
+	default:
+		Expect(ready.Status).To(Equal(metav1.ConditionFalse))
+		Expect(stalled).NotTo(BeNil())
+		Expect(stalled.Status).To(Equal(metav1.ConditionTrue))
+		Expect(stalled.Reason).To(Equal(reason))
+		Expect(reconciling).To(BeNil())
+	}
+	return o
+}
+
+// sharedWith is the image's share list as the emulator holds it.
+func (h *harness) sharedWith(id string) []string {
+	for _, img := range h.emu.State().Images {
+		if img.ID == id {
+			return img.SharedWith
 		}
 	}
-	return ""
+	return nil
+}
+
+func (h *harness) sharedWithFn(id string) func() []string {
+	return func() []string { return h.sharedWith(id) }
+}
+
+func (h *harness) modifyCalls() int { return h.emu.Stats().Calls["ModifyImageSharePermission"] }
+
+// ownerClient is an SDK-backed client with the owner's keys, for changes made
+// "out of band", as a person at the console or CLI would.
+func (h *harness) ownerClient() cloud.Client {
+	GinkgoHelper()
+	c, err := tencent.NewFactory(tencent.Options{Endpoint: h.endpoint, Scheme: "http", QPS: 100}).
+		ClientFor(cloud.Credentials{SecretID: ownerSecret, SecretKey: ownerKey})
+	Expect(err).NotTo(HaveOccurred())
+	return c
+}
+
+func sorted(xs ...string) []string {
+	out := slices.Clone(xs)
+	slices.Sort(out)
+	return out
 }

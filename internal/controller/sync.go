@@ -81,8 +81,10 @@ func (r *ImageShareReconciler) cloudFailure(obj *cvmv1alpha1.ImageShare, err err
 		o.requeueAfter = jitter(busyImageRetry)
 		return o
 	case cloud.ReasonCredentialsInvalid:
-		return r.stalledOutcome(ReasonCredentialsInvalid, fmt.Sprintf(
+		o := r.stalledOutcome(ReasonCredentialsInvalid, fmt.Sprintf(
 			"Tencent Cloud rejected the credentials (%s): fix %s", code, credentialSource(obj)))
+		o.requeueAfter = jitter(credentialsRetry)
+		return o
 	case cloud.ReasonRegionMismatch:
 		return r.stalledOutcome(ReasonRegionMismatch, fmt.Sprintf(
 			"Region %s is not valid for this account (%s): set spec.region to the image's region",
@@ -171,6 +173,16 @@ func (r *ImageShareReconciler) sync(ctx context.Context, obj *cvmv1alpha1.ImageS
 	}
 	if res.err != nil && cloud.IsTerminal(res.err) {
 		r.cache.forget(key)
+		if deleting && cloud.ReasonOf(res.err) == cloud.ReasonImageNotFound {
+			// The image is gone, and its shares with it.
+			return outcome{release: true}
+		}
+		if cached {
+			// The verdict rests on a cached read: look again before stalling.
+			o := progressing(ReasonProgressing, "The image changed since it was last read: reading it again")
+			o.requeueAfter = jitter(time.Second)
+			return o
+		}
 	}
 
 	self := memberFor(members, obj)
@@ -359,8 +371,8 @@ func (e execResult) changed() bool { return len(e.shared) > 0 || len(e.cancelled
 // still shared; AccountAlreadyExists (a crash between a call and the status
 // write) counts as success.
 func (r *ImageShareReconciler) execute(ctx context.Context, cl cloud.Client, obj *cvmv1alpha1.ImageShare,
-	plan planner.Plan, shares []string) execResult {
-	res := execResult{overQuota: map[string]bool{}, newlyBad: map[string]badAccount{}}
+	plan planner.Plan, shares []string) (res execResult) {
+	res = execResult{overQuota: map[string]bool{}, newlyBad: map[string]badAccount{}}
 	after := map[string]bool{}
 	for _, a := range shares {
 		after[a] = true

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -150,12 +151,16 @@ func (c *Client) call(ctx context.Context, region, action string, req, resp any,
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 	request := tchttp.NewCommonRequest(service, apiVersion, action)
-	if err := request.SetActionParameters(req); err != nil {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("encode %s request: %w", action, err)
+	}
+	if err := request.SetActionParameters(body); err != nil {
 		return fmt.Errorf("encode %s request: %w", action, err)
 	}
 	request.SetContext(ctx)
 	start := time.Now()
-	err := c.sdkClient(region).Send(request, resp.(tchttp.Response))
+	err = c.sdkClient(region).Send(request, resp.(tchttp.Response))
 	if err != nil {
 		ce := classify(action, err, accounts)
 		observeCall(action, ce.Code, time.Since(start))
