@@ -161,8 +161,7 @@ func (e *Error) AccountScoped() bool {
 
 // AsError returns the *Error in err's chain, or nil.
 func AsError(err error) *Error {
-	var ce *Error
-	if errors.As(err, &ce) {
+	if ce, ok := errors.AsType[*Error](err); ok {
 		return ce
 	}
 	return nil

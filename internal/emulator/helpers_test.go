@@ -235,7 +235,7 @@ func shareList(t *testing.T, c *common.Client, imageID string) []string {
 	t.Helper()
 	var out shareListResponse
 	mustSend(t, c, emulator.ActionDescribeImageSharePermission, map[string]any{"ImageId": imageID}, &out)
-	accounts := []string{}
+	accounts := make([]string, 0, len(out.Response.SharePermissionSet))
 	for _, p := range out.Response.SharePermissionSet {
 		if _, err := time.Parse(time.RFC3339, p.CreatedTime); err != nil {
 			t.Errorf("share of %s with %s: CreatedTime %q: %v", imageID, p.AccountId, p.CreatedTime, err)

@@ -95,63 +95,66 @@ func compareAge(a, b Member) int {
 // Compute returns the plan for one image.
 func Compute(in Input) Plan {
 	members := Ordered(in.Members)
-	shared := toSet(in.Shared)
-	p := Plan{OverLimit: map[string]bool{}, Conflicts: map[string]string{}}
-
-	// Conflict: when any live member is Exclusive, the oldest live member owns
-	// the image; if that owner is Exclusive everyone else is in conflict, and
-	// otherwise every Exclusive member is.
 	var live []Member
 	for _, m := range members {
 		if !m.Deleting {
 			live = append(live, m)
 		}
 	}
-	if slices.ContainsFunc(live, func(m Member) bool { return m.Mode == Exclusive }) {
-		p.Winner = live[0].Key
-		for _, m := range live[1:] {
-			if live[0].Mode == Exclusive || m.Mode == Exclusive {
-				p.Conflicts[m.Key] = p.Winner
-			}
+	p := Plan{OverLimit: map[string]bool{}, Conflicts: map[string]string{}}
+	p.Winner, p.Conflicts = conflicts(live)
+	cancel := cancels(in, members, live, p.Conflicts)
+	p.Cancel = sortedKeys(cancel)
+	p.Share, p.OverLimit = shares(in, live, p.Conflicts, cancel)
+	return p
+}
+
+// conflicts decides who owns an image that an Exclusive member targets: the
+// oldest live member. If that owner is Exclusive everyone else is in conflict;
+// otherwise every Exclusive member is.
+func conflicts(live []Member) (winner string, in map[string]string) {
+	in = map[string]string{}
+	if !slices.ContainsFunc(live, func(m Member) bool { return m.Mode == Exclusive }) {
+		return "", in
+	}
+	winner = live[0].Key
+	for _, m := range live[1:] {
+		if live[0].Mode == Exclusive || m.Mode == Exclusive {
+			in[m.Key] = winner
 		}
 	}
+	return winner, in
+}
 
-	// listedBy counts, per account, the members other than a given one that
-	// still list it: such accounts are never cancelled on that member's behalf.
-	listedElsewhere := func(self string, account string) bool {
-		for _, m := range live {
-			if m.Key != self && slices.Contains(m.Accounts, account) {
-				return true
-			}
-		}
-		return false
+// cancels returns the accounts to cancel: Exclusive owners drop what they do
+// not list, Merge members drop what they managed and nobody lists any more,
+// deleting members under Delete drop what is theirs.
+func cancels(in Input, members, live []Member, conflicted map[string]string) map[string]bool {
+	shared := toSet(in.Shared)
+	// An account another live member lists is never cancelled on a member's behalf.
+	listedElsewhere := func(self, account string) bool {
+		return slices.ContainsFunc(live, func(m Member) bool {
+			return m.Key != self && slices.Contains(m.Accounts, account)
+		})
 	}
-
 	cancel := map[string]bool{}
 	for _, m := range members {
-		_, conflicted := p.Conflicts[m.Key]
+		_, isConflicted := conflicted[m.Key]
+		var candidates []string
 		switch {
 		case m.Mode == Observe:
 			// Observe never modifies the cloud.
-		case m.Deleting:
-			if !m.CancelOnDelete {
-				continue
-			}
+		case m.Deleting && m.CancelOnDelete:
 			// An Exclusive owner being deleted takes every share nobody else lists;
 			// anyone else, an Exclusive member that lost the conflict included,
 			// takes only what it manages. The owner is the Exclusive member no
 			// live member is older than: the one that would win if it were live.
-			candidates := m.Managed
+			candidates = m.Managed
 			if m.Mode == Exclusive && (len(live) == 0 || compareAge(m, live[0]) < 0) {
 				candidates = in.Shared
 			}
-			for _, a := range candidates {
-				if shared[a] && !listedElsewhere(m.Key, a) {
-					cancel[a] = true
-				}
-			}
-		case conflicted:
-			// A member in conflict does nothing until the conflict is resolved.
+		case m.Deleting || isConflicted:
+			// Orphan leaves the shares; a member in conflict waits for its resolution.
 		case m.Mode == Exclusive:
 			for _, a := range in.Shared {
 				if !slices.Contains(m.Accounts, a) {
@@ -160,38 +163,48 @@ func Compute(in Input) Plan {
 			}
 		default: // Merge
 			for _, a := range m.Managed {
-				if shared[a] && !slices.Contains(m.Accounts, a) && !listedElsewhere(m.Key, a) {
-					cancel[a] = true
+				if !slices.Contains(m.Accounts, a) {
+					candidates = append(candidates, a)
 				}
 			}
 		}
+		for _, a := range candidates {
+			if shared[a] && !listedElsewhere(m.Key, a) {
+				cancel[a] = true
+			}
+		}
 	}
-	p.Cancel = sortedKeys(cancel)
+	return cancel
+}
 
-	// Share what fits, oldest member first, each in spec order.
-	capacity := max(in.Limit-(len(shared)-len(p.Cancel)), 0)
+// shares returns what to share, oldest member first and each in spec order,
+// as far as the limit allows after the cancels, and the accounts that do not fit.
+func shares(in Input, live []Member, conflicted map[string]string, cancel map[string]bool) ([]string,
+	map[string]bool) {
+	shared := toSet(in.Shared)
+	capacity := max(in.Limit-(len(shared)-len(cancel)), 0)
 	planned := map[string]bool{}
+	over := map[string]bool{}
+	var share []string
 	for _, m := range live {
-		if _, conflicted := p.Conflicts[m.Key]; conflicted || m.Mode == Observe {
+		if _, isConflicted := conflicted[m.Key]; isConflicted || m.Mode == Observe {
 			continue
 		}
 		for _, a := range m.Accounts {
-			if shared[a] && !cancel[a] || planned[a] || p.OverLimit[a] {
+			_, bad := m.KnownBad[a]
+			switch {
+			case shared[a] && !cancel[a], planned[a], over[a], bad:
 				continue
+			case capacity == 0:
+				over[a] = true
+			default:
+				capacity--
+				planned[a] = true
+				share = append(share, a)
 			}
-			if _, bad := m.KnownBad[a]; bad {
-				continue
-			}
-			if capacity == 0 {
-				p.OverLimit[a] = true
-				continue
-			}
-			capacity--
-			planned[a] = true
-			p.Share = append(p.Share, a)
 		}
 	}
-	return p
+	return share, over
 }
 
 // View is what one member reports in its status, given the share list the
