@@ -3,6 +3,10 @@ package controller
 import (
 	"sync"
 	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/imageshare/imageshare-operator/internal/cloud"
 )
 
 // imageLocks serializes work on one image across workers, so that two
@@ -29,58 +33,88 @@ func (l *imageLocks) tryLock(key string) (unlock func(), ok bool) {
 	}, true
 }
 
-// imageCache remembers the last share list and metadata read for each image,
-// updated with this manager's own changes. Work on an image is serialized, so
-// a recent entry is as good as a fresh read; it lets one reconcile serve every
-// ImageShare of an image without spending the cloud's rate budget twice.
+// imageCache remembers the last image metadata and share list read for each
+// image, updated with this manager's own changes. Work on an image is
+// serialized, so a recent entry is as good as a fresh read; it lets one
+// reconcile serve every ImageShare of an image, and one DescribeImages call
+// serve a hundred images, without spending the cloud's rate budget twice.
 type imageCache struct {
-	mu      sync.Mutex
-	entries map[string]cacheEntry
+	mu     sync.Mutex
+	meta   map[string]metaEntry
+	shares map[string]shareEntry
 }
 
-type cacheEntry struct {
-	image   imageInfo
+type metaEntry struct {
+	image   cloud.Image
+	fetched time.Time
+}
+
+type shareEntry struct {
 	shares  []string
 	fetched time.Time
+	// covers is the generation of each ImageShare the last plan on this list
+	// was made for: a spec change already covered needs no fresh read.
+	covers map[types.UID]int64
 }
 
 type imageInfo struct {
 	Name, State string
 }
 
-func newImageCache() *imageCache { return &imageCache{entries: map[string]cacheEntry{}} }
+func newImageCache() *imageCache {
+	return &imageCache{meta: map[string]metaEntry{}, shares: map[string]shareEntry{}}
+}
 
-func (c *imageCache) get(key string, maxAge time.Duration, now time.Time) (cacheEntry, bool) {
+func (c *imageCache) getMeta(key string, maxAge time.Duration, now time.Time) (metaEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.entries[key]
-	if !ok || now.Sub(e.fetched) > maxAge {
-		return cacheEntry{}, false
+	e, ok := c.meta[key]
+	return e, ok && now.Sub(e.fetched) <= maxAge
+}
+
+func (c *imageCache) putMeta(key string, e metaEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.meta[key] = e
+}
+
+// getShares returns the cached share list if it is younger than maxAge, or
+// was planned with uid at generation gen and is younger than coveredMaxAge.
+func (c *imageCache) getShares(key string, uid types.UID, gen int64, maxAge, coveredMaxAge time.Duration,
+	now time.Time) (shareEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.shares[key]
+	if !ok {
+		return shareEntry{}, false
 	}
-	return e, true
+	age := now.Sub(e.fetched)
+	return e, age <= maxAge || e.covers[uid] == gen && age <= coveredMaxAge
 }
 
-func (c *imageCache) put(key string, e cacheEntry) {
+func (c *imageCache) putShares(key string, e shareEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.entries[key] = e
+	c.shares[key] = e
 }
 
-// update replaces the share list after this manager changed it, keeping the
-// time of the last real read: our own changes do not make drift older or newer.
-func (c *imageCache) update(key string, shares []string) {
+// planned records the share list after this manager changed it and which
+// generations the plan covered, keeping the time of the last real read: our
+// own changes do not make drift older or newer.
+func (c *imageCache) planned(key string, shares []string, covers map[types.UID]int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.entries[key]; ok {
-		e.shares = shares
-		c.entries[key] = e
+	if e, ok := c.shares[key]; ok {
+		e.shares, e.covers = shares, covers
+		c.shares[key] = e
 	}
 }
 
 func (c *imageCache) forget(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.entries, key)
+	delete(c.meta, key)
+	delete(c.shares, key)
 }
 
 // badAccounts remembers accounts the cloud rejected (not found, owner,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -133,14 +134,19 @@ func (r *ImageShareReconciler) sync(ctx context.Context, obj *cvmv1alpha1.ImageS
 		// A new spec is a new chance for accounts that failed before.
 		r.bad.forget(key, obj.Spec.AccountIDs)
 	}
-	maxAge := r.ResyncPeriod * 9 / 10
-	if specChanged || deleting {
-		maxAge = freshWindow
+	// A resync accepts what was read this period; a spec change needs a share
+	// list read for it (or a plan that already covered it); a deletion reads fresh.
+	resyncAge := r.ResyncPeriod * 9 / 10
+	metaAge, sharesAge := resyncAge, resyncAge
+	if deleting {
+		metaAge, sharesAge = freshWindow, freshWindow
+	} else if specChanged {
+		sharesAge = freshWindow
 	}
-	entry, cached := r.cache.get(key, maxAge, now)
-	if !cached {
+	meta, metaCached := r.cache.getMeta(key, metaAge, now)
+	if !metaCached {
 		var o *outcome
-		entry, o = r.read(ctx, cl, obj, now)
+		meta, o = r.readMeta(ctx, cl, obj, now)
 		if o != nil {
 			if o.reason == ReasonCredentialsInvalid {
 				r.creds.reject(obj.UID, creds)
@@ -149,14 +155,35 @@ func (r *ImageShareReconciler) sync(ctx context.Context, obj *cvmv1alpha1.ImageS
 		}
 		r.creds.forget(obj.UID)
 	}
-	out := outcome{image: &entry.image, syncedAt: entry.fetched}
-	if entry.image.State != cloud.ImageStateNormal {
+	img := meta.image
+	info := imageInfo{Name: img.Name, State: img.State}
+	if why := notShareable(img); why != "" {
+		if deleting {
+			return outcome{release: true}
+		}
+		o := r.stalledOutcome(ReasonImageNotShareable, fmt.Sprintf("Image %s %s and cannot be shared: %s",
+			img.ID, why, remedyNotShareable(img)))
+		o.image, o.syncedAt = &info, meta.fetched
+		return o
+	}
+	if img.State != cloud.ImageStateNormal {
 		o := progressing(ReasonImageNotReady, fmt.Sprintf("Image %s is %s: waiting for NORMAL",
-			obj.Spec.ImageID, entry.image.State))
-		o.image, o.syncedAt, o.requeueAfter = out.image, out.syncedAt, jitter(busyImageRetry)
+			obj.Spec.ImageID, img.State))
+		o.image, o.syncedAt, o.requeueAfter = &info, meta.fetched, jitter(busyImageRetry)
 		r.cache.forget(key)
 		return o
 	}
+	entry, cached := r.cache.getShares(key, obj.UID, obj.Generation, sharesAge, resyncAge, now)
+	if !cached {
+		list, err := cl.ListShares(ctx, obj.Spec.Region, obj.Spec.ImageID)
+		if err != nil {
+			return r.readFailure(obj, creds, err, metaCached)
+		}
+		entry = shareEntry{shares: list, fetched: now}
+		r.cache.putShares(key, entry)
+	}
+	cached = cached || metaCached
+	out := outcome{image: &info, syncedAt: entry.fetched}
 
 	objs, members, err := r.members(ctx, obj, now)
 	if err != nil {
@@ -166,8 +193,12 @@ func (r *ImageShareReconciler) sync(ctx context.Context, obj *cvmv1alpha1.ImageS
 	}
 	plan := planner.Compute(planner.Input{Shared: entry.shares, Members: members, Limit: r.ShareLimit})
 	res := r.execute(ctx, cl, obj, plan, entry.shares)
+	covers := make(map[types.UID]int64, len(objs))
+	for _, o := range objs {
+		covers[o.UID] = o.Generation
+	}
+	r.cache.planned(key, res.sharedAfter, covers)
 	if res.changed() {
-		r.cache.update(key, res.sharedAfter)
 		r.recordEvents(objs, res)
 		r.notify(objs, obj)
 	}
@@ -219,52 +250,88 @@ func (r *ImageShareReconciler) sync(ctx context.Context, obj *cvmv1alpha1.ImageS
 	return decided
 }
 
-// read fetches the image and its share list, or says why it cannot.
-func (r *ImageShareReconciler) read(ctx context.Context, cl cloud.Client, obj *cvmv1alpha1.ImageShare,
-	now time.Time) (cacheEntry, *outcome) {
-	key := imageKey(obj)
+// readMeta describes obj's image, and with it up to 99 other images that
+// ImageShares with the same credentials need in the same region: DescribeImages
+// takes 100 IDs a call, so a thousand objects cost ten calls, not a thousand.
+func (r *ImageShareReconciler) readMeta(ctx context.Context, cl cloud.Client, obj *cvmv1alpha1.ImageShare,
+	now time.Time) (metaEntry, *outcome) {
 	deleting := !obj.DeletionTimestamp.IsZero()
-	images, err := cl.DescribeImages(ctx, obj.Spec.Region, []string{obj.Spec.ImageID})
+	ids := append([]string{obj.Spec.ImageID}, r.peers(ctx, obj, now)...)
+	images, err := cl.DescribeImages(ctx, obj.Spec.Region, ids)
 	if err != nil {
 		o := r.cloudFailure(obj, err)
 		if deleting && cloud.ReasonOf(err) == cloud.ReasonRegionMismatch {
 			o = outcome{release: true}
 		}
-		return cacheEntry{}, &o
+		return metaEntry{}, &o
+	}
+	for id, img := range images {
+		r.cache.putMeta(obj.Spec.Region+"/"+id, metaEntry{image: img, fetched: now})
 	}
 	img, found := images[obj.Spec.ImageID]
 	if !found {
-		r.cache.forget(key)
+		r.cache.forget(imageKey(obj))
 		if deleting {
 			// An image that no longer exists has no shares to cancel.
-			return cacheEntry{}, &outcome{release: true}
+			return metaEntry{}, &outcome{release: true}
 		}
 		o := r.locate(ctx, cl, obj)
-		return cacheEntry{}, &o
+		return metaEntry{}, &o
 	}
 	r.locating.done(obj)
-	info := imageInfo{Name: img.Name, State: img.State}
-	if why := notShareable(img); why != "" {
-		if deleting {
-			return cacheEntry{}, &outcome{release: true}
+	return metaEntry{image: img, fetched: now}, nil
+}
+
+// peers lists the other images, in obj's region and under obj's credentials,
+// whose metadata is not cached: candidates to describe in the same call.
+func (r *ImageShareReconciler) peers(ctx context.Context, obj *cvmv1alpha1.ImageShare, now time.Time) []string {
+	var list cvmv1alpha1.ImageShareList
+	if err := r.List(ctx, &list); err != nil {
+		return nil
+	}
+	seen := map[string]bool{obj.Spec.ImageID: true}
+	var ids []string
+	for i := range list.Items {
+		o := &list.Items[i]
+		if len(ids) == maxIDsPerCall-1 {
+			break
 		}
-		o := r.stalledOutcome(ReasonImageNotShareable, fmt.Sprintf("Image %s %s and cannot be shared: %s",
-			img.ID, why, remedyNotShareable(img)))
-		o.image, o.syncedAt = &info, now
-		return cacheEntry{}, &o
+		if seen[o.Spec.ImageID] || o.Spec.Region != obj.Spec.Region || credentialKey(o) != credentialKey(obj) {
+			continue
+		}
+		seen[o.Spec.ImageID] = true
+		if _, fresh := r.cache.getMeta(imageKey(o), r.ResyncPeriod/2, now); !fresh {
+			ids = append(ids, o.Spec.ImageID)
+		}
 	}
-	if img.State != cloud.ImageStateNormal {
-		return cacheEntry{image: info, fetched: now}, nil
+	return ids
+}
+
+// credentialKey groups objects that certainly use the same credentials.
+func credentialKey(o *cvmv1alpha1.ImageShare) string {
+	if o.Spec.CredentialsRef == nil {
+		return "env"
 	}
-	shares, err := cl.ListShares(ctx, obj.Spec.Region, obj.Spec.ImageID)
-	if err != nil {
-		o := r.cloudFailure(obj, err)
-		o.image = &info
-		return cacheEntry{}, &o
+	return o.Namespace + "/" + o.Spec.CredentialsRef.Name
+}
+
+// readFailure handles a failed share-list read.
+func (r *ImageShareReconciler) readFailure(obj *cvmv1alpha1.ImageShare, creds cloud.Credentials, err error,
+	metaCached bool) outcome {
+	reason := cloud.ReasonOf(err)
+	switch {
+	case reason == cloud.ReasonCredentialsInvalid:
+		r.creds.reject(obj.UID, creds)
+	case reason == cloud.ReasonImageNotFound && !obj.DeletionTimestamp.IsZero():
+		return outcome{release: true}
+	case cloud.IsTerminal(err) && metaCached:
+		// The image may have changed since it was described: look again first.
+		r.cache.forget(imageKey(obj))
+		o := progressing(ReasonProgressing, "The image changed since it was last read: reading it again")
+		o.requeueAfter = jitter(time.Second)
+		return o
 	}
-	e := cacheEntry{image: info, shares: shares, fetched: now}
-	r.cache.put(key, e)
-	return e, nil
+	return r.cloudFailure(obj, err)
 }
 
 // notShareable says why Tencent would refuse to share img, or "".
