@@ -143,35 +143,9 @@ func (r *ImageShareReconciler) sync(ctx context.Context, obj *cvmv1alpha1.ImageS
 	} else if specChanged {
 		sharesAge = freshWindow
 	}
-	meta, metaCached := r.cache.getMeta(key, metaAge, now)
-	if !metaCached {
-		var o *outcome
-		meta, o = r.readMeta(ctx, cl, obj, now)
-		if o != nil {
-			if o.reason == ReasonCredentialsInvalid {
-				r.creds.reject(obj.UID, creds)
-			}
-			return *o
-		}
-		r.creds.forget(obj.UID)
-	}
-	img := meta.image
-	info := imageInfo{Name: img.Name, State: img.State}
-	if why := notShareable(img); why != "" {
-		if deleting {
-			return outcome{release: true}
-		}
-		o := r.stalledOutcome(ReasonImageNotShareable, fmt.Sprintf("Image %s %s and cannot be shared: %s",
-			img.ID, why, remedyNotShareable(img)))
-		o.image, o.syncedAt = &info, meta.fetched
-		return o
-	}
-	if img.State != cloud.ImageStateNormal {
-		o := progressing(ReasonImageNotReady, fmt.Sprintf("Image %s is %s: waiting for NORMAL",
-			obj.Spec.ImageID, img.State))
-		o.image, o.syncedAt, o.requeueAfter = &info, meta.fetched, jitter(busyImageRetry)
-		r.cache.forget(key)
-		return o
+	info, metaCached, stop := r.checkImage(ctx, cl, obj, creds, metaAge, now)
+	if stop != nil {
+		return *stop
 	}
 	entry, cached := r.cache.getShares(key, obj.UID, obj.Generation, sharesAge, resyncAge, now)
 	if !cached {
@@ -248,6 +222,45 @@ func (r *ImageShareReconciler) sync(ctx context.Context, obj *cvmv1alpha1.ImageS
 		decided.stalled, decided.requeueAfter, decided.err = failure.stalled, failure.requeueAfter, failure.err
 	}
 	return decided
+}
+
+// checkImage reads (or recalls) the image and says whether it can be shared now.
+func (r *ImageShareReconciler) checkImage(ctx context.Context, cl cloud.Client, obj *cvmv1alpha1.ImageShare,
+	creds cloud.Credentials, metaAge time.Duration, now time.Time) (imageInfo, bool, *outcome) {
+	key := imageKey(obj)
+	deleting := !obj.DeletionTimestamp.IsZero()
+	stop := func(o outcome) (imageInfo, bool, *outcome) { return imageInfo{}, false, &o }
+	meta, metaCached := r.cache.getMeta(key, metaAge, now)
+	if !metaCached {
+		var o *outcome
+		meta, o = r.readMeta(ctx, cl, obj, now)
+		if o != nil {
+			if o.reason == ReasonCredentialsInvalid {
+				r.creds.reject(obj.UID, creds)
+			}
+			return imageInfo{}, false, o
+		}
+		r.creds.forget(obj.UID)
+	}
+	img := meta.image
+	info := imageInfo{Name: img.Name, State: img.State}
+	if why := notShareable(img); why != "" {
+		if deleting {
+			return stop(outcome{release: true})
+		}
+		o := r.stalledOutcome(ReasonImageNotShareable, fmt.Sprintf("Image %s %s and cannot be shared: %s",
+			img.ID, why, remedyNotShareable(img)))
+		o.image, o.syncedAt = &info, meta.fetched
+		return stop(o)
+	}
+	if img.State != cloud.ImageStateNormal {
+		o := progressing(ReasonImageNotReady, fmt.Sprintf("Image %s is %s: waiting for NORMAL",
+			obj.Spec.ImageID, img.State))
+		o.image, o.syncedAt, o.requeueAfter = &info, meta.fetched, jitter(busyImageRetry)
+		r.cache.forget(key)
+		return stop(o)
+	}
+	return info, metaCached, nil
 }
 
 // readMeta describes obj's image, and with it up to 99 other images that
