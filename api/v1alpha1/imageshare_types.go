@@ -48,7 +48,19 @@ const (
 // MaxAccounts is the hard cap the CVM API puts on one image's share list.
 const MaxAccounts = 500
 
+// CopyDeletionPolicy says what happens to a copy in a region no longer listed in replicaRegions.
+// +kubebuilder:validation:Enum=Retain;Delete
+type CopyDeletionPolicy string
+
+const (
+	// CopyDeletionPolicyRetain keeps the copy (instances may run from it); only its shares are cancelled.
+	CopyDeletionPolicyRetain CopyDeletionPolicy = "Retain"
+	// CopyDeletionPolicyDelete deletes the copy once its shares are cancelled.
+	CopyDeletionPolicyDelete CopyDeletionPolicy = "Delete"
+)
+
 // ImageShareSpec declares which Tencent Cloud root accounts may use one CVM custom image.
+// +kubebuilder:validation:XValidation:rule="!has(self.replicaRegions) || !self.replicaRegions.exists(r, r == self.region)",message="replicaRegions must not contain the source region spec.region"
 type ImageShareSpec struct {
 	// imageId is the ID of the custom image to share, for example img-6pb6lrmy.
 	// It cannot be changed after creation: create a new ImageShare instead.
@@ -94,6 +106,26 @@ type ImageShareSpec struct {
 	// +kubebuilder:default=Delete
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
 
+	// replicaRegions are other regions to share the image in. Tencent shares an
+	// image only inside its own region, so the controller copies the image to each
+	// listed region (SyncImages), records the copy in status.regions, waits while
+	// it is SYNCING, then shares the copy with the same accounts under the same
+	// rules. A set of at most 20 regions, never spec.region.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:Pattern=`^[a-z]{2,}(-[a-z0-9]+)+$`
+	// +kubebuilder:validation:items:MaxLength=32
+	ReplicaRegions []string `json:"replicaRegions,omitempty"`
+
+	// copyDeletionPolicy is what happens to a copy when its region is removed from
+	// replicaRegions or the object is deleted (its shares are cancelled first under
+	// deletionPolicy Delete). Retain (default) keeps the copy, because instances may
+	// run from it; Delete deletes it once no ImageShare uses it and it is not shared.
+	// +optional
+	// +kubebuilder:default=Retain
+	CopyDeletionPolicy CopyDeletionPolicy `json:"copyDeletionPolicy,omitempty"`
+
 	// credentialsRef names a Secret in this object's namespace with the keys
 	// secretId, secretKey and optionally token. Without it the manager's own
 	// TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY / TENCENTCLOUD_SESSION_TOKEN
@@ -124,6 +156,41 @@ type FailedAccount struct {
 	Reason string `json:"reason"`
 
 	// message says what happened and what to do about it.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// RegionStatus is one copy of the image in another region.
+type RegionStatus struct {
+	// region is the region of the copy.
+	// +required
+	Region string `json:"region"`
+
+	// imageId is the copy's own image ID (a copy gets a new ID).
+	// +optional
+	ImageID string `json:"imageId,omitempty"`
+
+	// state is the copy's state (SYNCING while it is being copied, then NORMAL).
+	// +optional
+	State string `json:"state,omitempty"`
+
+	// sharedAccountIds are the accounts this ImageShare manages that the cloud
+	// confirms shared on the copy, sorted.
+	// +optional
+	// +listType=set
+	SharedAccountIDs []string `json:"sharedAccountIds,omitempty"`
+
+	// failedAccounts are listed accounts that cannot be shared on the copy.
+	// +optional
+	// +listType=map
+	// +listMapKey=accountId
+	FailedAccounts []FailedAccount `json:"failedAccounts,omitempty"`
+
+	// ready is true when the copy is shared with every listed account.
+	// +optional
+	Ready bool `json:"ready,omitempty"`
+
+	// message says what is happening in this region or what is wrong.
 	// +optional
 	Message string `json:"message,omitempty"`
 }
@@ -170,6 +237,12 @@ type ImageShareStatus struct {
 	// +listType=map
 	// +listMapKey=accountId
 	FailedAccounts []FailedAccount `json:"failedAccounts,omitempty"`
+
+	// regions describe the copies in spec.replicaRegions, one entry per region.
+	// +optional
+	// +listType=map
+	// +listMapKey=region
+	Regions []RegionStatus `json:"regions,omitempty"`
 
 	// lastSyncTime is when the controller last read the image's shares from the cloud.
 	// +optional

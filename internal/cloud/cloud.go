@@ -71,6 +71,14 @@ type Client interface {
 	Cancel(ctx context.Context, region, imageID string, accounts []string) error
 	// Regions lists the regions the account can use.
 	Regions(ctx context.Context) ([]string, error)
+	// FindImagesByName returns the caller's own images named name in region:
+	// how a copy made before a crash is found again instead of copied twice.
+	FindImagesByName(ctx context.Context, region, name string) ([]Image, error)
+	// Copy copies the image to the destination regions (SyncImages) under the
+	// name given and returns the new image ID in each region.
+	Copy(ctx context.Context, region, imageID string, destinations []string, name string) (map[string]string, error)
+	// Delete deletes an image; Tencent refuses while it is shared.
+	Delete(ctx context.Context, region, imageID string) error
 }
 
 // Factory makes a Client for a set of credentials. Implementations should
@@ -105,6 +113,11 @@ const (
 	// ReasonAlreadyShared: SHARE of an account that is already shared. After a
 	// crash between the call and the status write this is success.
 	ReasonAlreadyShared Reason = "AlreadyShared"
+	// ReasonCopyFailed: a copy to another region was refused, e.g. the image
+	// quota there is full (terminal for that region).
+	ReasonCopyFailed Reason = "CopyFailed"
+	// ReasonImageInUse: a copy cannot be deleted while it is shared (retried).
+	ReasonImageInUse Reason = "ImageInUse"
 	// ReasonImageNotReady: the image is busy (CREATING, SYNCING, ...); retried.
 	ReasonImageNotReady Reason = "ImageNotReady"
 	// ReasonThrottled: RequestLimitExceeded*; retried with backoff.
@@ -143,7 +156,7 @@ func (e *Error) Error() string {
 // Terminal reports whether retrying without a spec or outside change is pointless.
 func (e *Error) Terminal() bool {
 	switch e.Reason {
-	case ReasonImageNotReady, ReasonThrottled, ReasonCloudError, ReasonAlreadyShared:
+	case ReasonImageNotReady, ReasonThrottled, ReasonCloudError, ReasonAlreadyShared, ReasonImageInUse:
 		return false
 	}
 	return true

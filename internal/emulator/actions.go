@@ -425,7 +425,7 @@ func (e *Emulator) describeImageQuota(c *call) (any, *apiError) {
 	if _, apiErr := decode[struct{}](c); apiErr != nil {
 		return nil, apiErr
 	}
-	return describeImageQuotaResponse{ImageNumQuota: imageQuota}, nil
+	return describeImageQuotaResponse{ImageNumQuota: int64(e.imageQuota)}, nil
 }
 
 func (e *Emulator) deleteImages(c *call) (any, *apiError) {
@@ -493,6 +493,18 @@ func (e *Emulator) syncImages(c *call) (any, *apiError) {
 			return nil, apiErr
 		}
 		sources = append(sources, img)
+	}
+	for _, dest := range dests {
+		owned := 0
+		for _, img := range e.images {
+			if img.owner == c.caller.id && img.region == dest {
+				owned++
+			}
+		}
+		if owned+len(sources) > e.imageQuota {
+			return nil, errf(CodeImageQuotaExceeded,
+				"The custom image quota of account %s in %s is full (%d images).", c.caller.id, dest, e.imageQuota)
+		}
 	}
 	if req.DryRun != nil && *req.DryRun {
 		return syncImagesResponse{}, nil

@@ -43,8 +43,9 @@ const (
 	// StatePath and StatsPath are the test endpoints outside the Tencent API.
 	StatePath = "/_emulator/state"
 	StatsPath = "/_emulator/stats"
-	// imageQuota is what DescribeImageQuota reports: the custom images an account may hold per region.
-	imageQuota = 500
+	// DefaultImageQuota is the custom images an account may hold per region
+	// (what DescribeImageQuota reports) when the seed does not say.
+	DefaultImageQuota = 500
 	// InvalidActionKey counts, in Stats.Calls, calls whose action is missing or unknown, so that
 	// arbitrary action names cannot grow the map without bound.
 	InvalidActionKey = "(invalid)"
@@ -55,6 +56,7 @@ type Emulator struct {
 	// now is the clock; tests inside the package replace it.
 	now          func() time.Time
 	shareLimit   int
+	imageQuota   int
 	syncDuration time.Duration
 	accounts     map[string]*account // by account ID; read-only after New
 	keys         map[string]*account // by SecretId; read-only after New
@@ -101,6 +103,7 @@ func New(seed *Seed) (*Emulator, error) {
 	e := &Emulator{
 		now:          time.Now,
 		shareLimit:   s.ShareLimit,
+		imageQuota:   s.ImageQuota,
 		syncDuration: time.Duration(*s.SyncSeconds) * time.Second,
 		accounts:     map[string]*account{},
 		keys:         map[string]*account{},

@@ -46,6 +46,7 @@ const (
 	CodeImageMalformed        = "InvalidImageId.Malformed"
 	CodeImageInShared         = "InvalidImageId.InShared"
 	CodeOverQuota             = "OverQuota"
+	CodeImageQuotaExceeded    = "ImageQuotaLimitExceeded"
 	CodeAccountAlreadyExists  = "FailedOperation.AccountAlreadyExists"
 	CodeAccountIsYourSelf     = "FailedOperation.AccountIsYourSelf"
 	CodeNotMasterAccount      = "FailedOperation.NotMasterAccount"

@@ -77,6 +77,9 @@ var (
 type Seed struct {
 	// ShareLimit is the most accounts one image can be shared with; 0 means DefaultShareLimit.
 	ShareLimit int `json:"shareLimit,omitempty"`
+	// ImageQuota is the custom images one account may hold per region; SyncImages
+	// into a full region fails with ImageQuotaLimitExceeded. 0 means DefaultImageQuota.
+	ImageQuota int `json:"imageQuota,omitempty"`
 	// SyncSeconds is how long a SyncImages copy stays SYNCING; nil means DefaultSyncSeconds,
 	// 0 makes copies NORMAL at once.
 	SyncSeconds *int `json:"syncSeconds,omitempty"`
@@ -261,7 +264,13 @@ func LoadSeed(path string) (*Seed, error) {
 
 // normalize validates s and returns a deep copy with every default filled in.
 func (s *Seed) normalize() (*Seed, error) {
-	out := &Seed{ShareLimit: s.ShareLimit, Faults: s.Faults}
+	out := &Seed{ShareLimit: s.ShareLimit, ImageQuota: s.ImageQuota, Faults: s.Faults}
+	switch {
+	case out.ImageQuota < 0:
+		return nil, fmt.Errorf("imageQuota %d: must be positive", s.ImageQuota)
+	case out.ImageQuota == 0:
+		out.ImageQuota = DefaultImageQuota
+	}
 	if out.ShareLimit < 0 {
 		return nil, fmt.Errorf("shareLimit %d: must be positive", s.ShareLimit)
 	}

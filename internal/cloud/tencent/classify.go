@@ -31,6 +31,9 @@ var reasonByCode = map[string]cloud.Reason{
 	"FailedOperation.BYOLImageShareFailed":             cloud.ReasonImageNotShareable,
 	"UnsupportedOperation.EncryptedImagesNotSupported": cloud.ReasonImageNotShareable,
 	"InvalidParameterValue.InvalidImageState":          cloud.ReasonImageNotReady,
+	"ImageQuotaLimitExceeded":                          cloud.ReasonCopyFailed,
+	"LimitExceeded.ImageQuotaLimitExceeded":            cloud.ReasonCopyFailed,
+	"InvalidImageId.InShared":                          cloud.ReasonImageInUse,
 	"InternalError":                                    cloud.ReasonCloudError,
 	"ClientError.NetworkError":                         cloud.ReasonCloudError,
 }

@@ -237,3 +237,43 @@ func (c *Client) Regions(ctx context.Context) ([]string, error) {
 	slices.Sort(out)
 	return out, nil
 }
+
+// FindImagesByName implements cloud.Client.
+func (c *Client) FindImagesByName(ctx context.Context, region, name string) ([]cloud.Image, error) {
+	req := describeImagesRequest{Filters: []filter{{Name: "image-name", Values: []string{name}},
+		{Name: "image-type", Values: []string{cloud.ImageTypePrivate}}}, Limit: maxIDsPerCall}
+	resp := &describeImagesResponse{BaseResponse: &tchttp.BaseResponse{}}
+	if err := c.call(ctx, region, "DescribeImages", req, resp, nil); err != nil {
+		return nil, err
+	}
+	var out []cloud.Image
+	for _, img := range resp.Response.ImageSet {
+		if img.ImageName == name {
+			out = append(out, img.toCloud(region))
+		}
+	}
+	slices.SortFunc(out, func(a, b cloud.Image) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// Copy implements cloud.Client.
+func (c *Client) Copy(ctx context.Context, region, imageID string, destinations []string,
+	name string) (map[string]string, error) {
+	req := syncImagesRequest{ImageIds: []string{imageID}, DestinationRegions: destinations, ImageName: name,
+		ImageSetRequired: true}
+	resp := &syncImagesResponse{BaseResponse: &tchttp.BaseResponse{}}
+	if err := c.call(ctx, region, "SyncImages", req, resp, nil); err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, img := range resp.Response.ImageSet {
+		out[img.Region] = img.ImageID
+	}
+	return out, nil
+}
+
+// Delete implements cloud.Client.
+func (c *Client) Delete(ctx context.Context, region, imageID string) error {
+	resp := &deleteImagesResponse{BaseResponse: &tchttp.BaseResponse{}}
+	return c.call(ctx, region, "DeleteImages", deleteImagesRequest{ImageIds: []string{imageID}}, resp, nil)
+}

@@ -10,8 +10,14 @@ import (
 // 2017-03-12 models (cvm/v20170312/models.go) that the operator reads; the
 // per-product SDK module is not used, so the field names are copied exactly.
 
+type filter struct {
+	Name   string   `json:"Name"`
+	Values []string `json:"Values"`
+}
+
 type describeImagesRequest struct {
 	ImageIds []string `json:"ImageIds,omitempty"`
+	Filters  []filter `json:"Filters,omitempty"`
 	Offset   uint64   `json:"Offset,omitempty"`
 	Limit    uint64   `json:"Limit,omitempty"`
 }
@@ -85,6 +91,35 @@ type describeRegionsResponse struct {
 			RegionName  string `json:"RegionName"`
 			RegionState string `json:"RegionState"`
 		} `json:"RegionSet"`
+		RequestID string `json:"RequestId"`
+	} `json:"Response"`
+}
+
+type syncImagesRequest struct {
+	ImageIds           []string `json:"ImageIds"`
+	DestinationRegions []string `json:"DestinationRegions"`
+	ImageName          string   `json:"ImageName,omitempty"`
+	ImageSetRequired   bool     `json:"ImageSetRequired"`
+}
+
+type syncImagesResponse struct {
+	*tchttp.BaseResponse
+	Response struct {
+		ImageSet []struct {
+			ImageID string `json:"ImageId"`
+			Region  string `json:"Region"`
+		} `json:"ImageSet"`
+		RequestID string `json:"RequestId"`
+	} `json:"Response"`
+}
+
+type deleteImagesRequest struct {
+	ImageIds []string `json:"ImageIds"`
+}
+
+type deleteImagesResponse struct {
+	*tchttp.BaseResponse
+	Response struct {
 		RequestID string `json:"RequestId"`
 	} `json:"Response"`
 }
