@@ -83,6 +83,7 @@ type ImageShareReconciler struct {
 	bad      *badAccounts
 	locating *locateProgress
 	creds    *credentialMemo
+	copies   *copyIndex
 	siblings chan event.TypedGenericEvent[*cvmv1alpha1.ImageShare]
 	now      func() time.Time
 	// skipNameValidation lets tests start one manager per spec in one process.
@@ -162,6 +163,7 @@ func (r *ImageShareReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.bad = newBadAccounts()
 	r.locating = newLocateProgress()
 	r.creds = newCredentialMemo()
+	r.copies = newCopyIndex()
 	r.siblings = make(chan event.TypedGenericEvent[*cvmv1alpha1.ImageShare], 4096)
 	if r.now == nil {
 		r.now = time.Now

@@ -146,6 +146,9 @@ func (r *ImageShareReconciler) writeStatus(obj, base *cvmv1alpha1.ImageShare, ou
 		}
 		sharedAccounts.WithLabelValues(obj.Namespace, obj.Name).Set(float64(len(out.view.Shared)))
 	}
+	if out.regionsSet {
+		st.Regions = out.regions
+	}
 	listed := 0
 	for _, a := range obj.Spec.AccountIDs {
 		if slices.Contains(st.SharedAccountIDs, a) {

@@ -47,6 +47,9 @@ type outcome struct {
 	syncedAt time.Time
 	view     *planner.View
 	failed   []cvmv1alpha1.FailedAccount
+
+	regions    []cvmv1alpha1.RegionStatus
+	regionsSet bool
 }
 
 func progressing(reason, msg string) outcome {
@@ -166,7 +169,7 @@ func (r *ImageShareReconciler) sync(ctx context.Context, obj *cvmv1alpha1.ImageS
 		return o
 	}
 	plan := planner.Compute(planner.Input{Shared: entry.shares, Members: members, Limit: r.ShareLimit})
-	res := r.execute(ctx, cl, obj, plan, entry.shares)
+	res := r.execute(ctx, cl, obj.Spec.Region, obj.Spec.ImageID, plan, entry.shares)
 	covers := make(map[types.UID]int64, len(objs))
 	for _, o := range objs {
 		covers[o.UID] = o.Generation
@@ -192,15 +195,7 @@ func (r *ImageShareReconciler) sync(ctx context.Context, obj *cvmv1alpha1.ImageS
 
 	self := memberFor(members, obj)
 	if deleting {
-		if res.err == nil && !slices.ContainsFunc(plan.Cancel, func(a string) bool {
-			return slices.Contains(res.sharedAfter, a)
-		}) {
-			return outcome{release: true}
-		}
-		if res.err != nil {
-			return r.cloudFailure(obj, res.err)
-		}
-		return progressing(ReasonProgressing, "Cancelling shares before deletion")
+		return r.finishDeletion(ctx, cl, obj, objs, plan, res, now)
 	}
 
 	failedMap := r.failedFor(self, key, plan, res, now)
@@ -220,8 +215,38 @@ func (r *ImageShareReconciler) sync(ctx context.Context, obj *cvmv1alpha1.ImageS
 		failure := r.cloudFailure(obj, res.err)
 		decided.ready, decided.reason, decided.message = failure.ready, failure.reason, failure.message
 		decided.stalled, decided.requeueAfter, decided.err = failure.stalled, failure.requeueAfter, failure.err
+		return decided
+	}
+	if len(obj.Spec.ReplicaRegions) > 0 || len(obj.Status.Regions) > 0 {
+		decided = r.mergeReplicas(decided, r.syncReplicas(ctx, cl, obj, objs, now))
 	}
 	return decided
+}
+
+// finishDeletion releases the object once its shares, and its copies'
+// shares, are cancelled.
+func (r *ImageShareReconciler) finishDeletion(ctx context.Context, cl cloud.Client, obj *cvmv1alpha1.ImageShare,
+	objs []*cvmv1alpha1.ImageShare, plan planner.Plan, res execResult, now time.Time) outcome {
+	if res.err == nil && !slices.ContainsFunc(plan.Cancel, func(a string) bool {
+		return slices.Contains(res.sharedAfter, a)
+	}) {
+		if len(obj.Status.Regions) == 0 {
+			return outcome{release: true}
+		}
+		// Copies first: their shares go before the object does.
+		rr := r.syncReplicas(ctx, cl, obj, objs, now)
+		if rr.done && rr.err == nil {
+			return outcome{release: true}
+		}
+		o := progressing(ReasonProgressing, fmt.Sprintf("Cancelling shares of copies before deletion: %s",
+			regionMessages(rr, rr.pending)))
+		o.regions, o.regionsSet, o.err, o.requeueAfter = rr.regions, true, rr.err, jitter(time.Second)
+		return o
+	}
+	if res.err != nil {
+		return r.cloudFailure(obj, res.err)
+	}
+	return progressing(ReasonProgressing, "Cancelling shares before deletion")
 }
 
 // checkImage reads (or recalls) the image and says whether it can be shared now.
@@ -450,7 +475,7 @@ func (e execResult) changed() bool { return len(e.shared) > 0 || len(e.cancelled
 // because of one bad account is retried without it, so the good accounts are
 // still shared; AccountAlreadyExists (a crash between a call and the status
 // write) counts as success.
-func (r *ImageShareReconciler) execute(ctx context.Context, cl cloud.Client, obj *cvmv1alpha1.ImageShare,
+func (r *ImageShareReconciler) execute(ctx context.Context, cl cloud.Client, region, id string,
 	plan planner.Plan, shares []string) (res execResult) {
 	res = execResult{overQuota: map[string]bool{}, newlyBad: map[string]badAccount{}}
 	after := map[string]bool{}
@@ -463,7 +488,7 @@ func (r *ImageShareReconciler) execute(ctx context.Context, cl cloud.Client, obj
 		}
 		slices.Sort(res.sharedAfter)
 	}()
-	region, id, key := obj.Spec.Region, obj.Spec.ImageID, imageKey(obj)
+	key := region + "/" + id
 
 	for chunk := range slices.Chunk(plan.Cancel, maxIDsPerCall) {
 		if err := cl.Cancel(ctx, region, id, chunk); err != nil {
@@ -625,7 +650,7 @@ func (r *ImageShareReconciler) locate(ctx context.Context, cl cloud.Client, obj 
 			logf.FromContext(ctx).Info("Found image in another region", "image", obj.Spec.ImageID, "region", region)
 			return r.stalledOutcome(ReasonRegionMismatch, fmt.Sprintf(
 				"Image %s is in %s, not %s: images are shared only inside their own region; "+
-					"create an ImageShare with region %s, or copy the image to %s first",
+					"create an ImageShare with region %s (add %s to its replicaRegions to share a copy there)",
 				obj.Spec.ImageID, region, obj.Spec.Region, region, obj.Spec.Region))
 		}
 		r.locating.mu.Lock()
