@@ -103,6 +103,19 @@ lint-fix: golangci-lint ## Run golangci-lint linter and perform fixes
 lint-config: golangci-lint ## Verify golangci-lint linter configuration
 	"$(GOLANGCI_LINT)" config verify
 
+##@ Demo
+
+# KEEP=1 leaves the demo running; `make demo-stop` stops it. hack/demo/main.go documents the flags.
+.PHONY: demo
+demo: envtest ## Run the whole system on this machine (control plane, emulator, manager, samples); KEEP=1 keeps it.
+	@echo "==> Compiling the demo program (hack/demo)"
+	go run ./hack/demo --setup-envtest "$(ENVTEST)" --k8s-version "$(ENVTEST_K8S_VERSION)" --bin-dir "$(LOCALBIN)" \
+		$(if $(filter 1 true yes,$(KEEP)),--keep)
+
+.PHONY: demo-stop
+demo-stop: ## Stop what `make demo KEEP=1` left running.
+	go run ./hack/demo --stop
+
 ##@ Build
 
 .PHONY: build

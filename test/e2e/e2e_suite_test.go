@@ -43,6 +43,8 @@ var (
 	controlPlane *utils.ControlPlane
 	// projectDir is the repository root, for config/samples and the binaries.
 	projectDir string
+	// binDir receives the manager, emulator and demo binaries the suite builds, once per run.
+	binDir string
 )
 
 func TestE2E(t *testing.T) {
@@ -61,6 +63,9 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	_, _ = fmt.Fprintf(GinkgoWriter, "Using kubectl %s\n", bin)
 
+	binDir, err = os.MkdirTemp("", "imageshare-e2e-bin-")
+	Expect(err).NotTo(HaveOccurred())
+
 	By("starting kube-apiserver and etcd with the ImageShare CRD")
 	controlPlane, err = utils.StartControlPlane()
 	Expect(err).NotTo(HaveOccurred())
@@ -68,6 +73,9 @@ var _ = BeforeSuite(func() {
 })
 
 var _ = AfterSuite(func() {
+	if binDir != "" {
+		Expect(os.RemoveAll(binDir)).To(Succeed())
+	}
 	if controlPlane != nil {
 		By("stopping the control plane")
 		Expect(controlPlane.Stop()).To(Succeed())

@@ -219,7 +219,7 @@ func TestServerFaultsAreRetryable(t *testing.T) {
 	emu.SetFaults(emulator.Faults{QPS: 1})
 	_, _ = c.ListShares(ctx, gz, imgA)
 	_, err = c.ListShares(ctx, gz, imgA)
-	wantReason(t, err, cloud.ReasonThrottled, "RequestLimitExceeded")
+	_ = wantReason(t, err, cloud.ReasonThrottled, "RequestLimitExceeded")
 }
 
 func TestClientSideRateLimitNeverWaits(t *testing.T) {
@@ -274,7 +274,7 @@ func TestCopyFindDelete(t *testing.T) {
 	if err := c.Share(ctx, gz, imgA, []string{r2}); err != nil {
 		t.Fatal(err)
 	}
-	wantReason(t, c.Delete(ctx, gz, imgA), cloud.ReasonImageInUse, "InvalidImageId.InShared")
+	_ = wantReason(t, c.Delete(ctx, gz, imgA), cloud.ReasonImageInUse, "InvalidImageId.InShared")
 	if err := c.Cancel(ctx, gz, imgA, []string{r2}); err != nil {
 		t.Fatal(err)
 	}
