@@ -292,7 +292,11 @@ type bucket struct {
 func (e *Emulator) injectFaults(c *call) *apiError {
 	e.faultsMu.Lock()
 	defer e.faultsMu.Unlock()
-	if qps := e.faults.QPS; qps > 0 {
+	qps := e.faults.QPS
+	if q, ok := e.faults.QPSByAction[c.action]; ok {
+		qps = q
+	}
+	if qps > 0 {
 		key := bucketKey{account: c.caller.id, action: actionKey(c.action)}
 		capacity := math.Max(1, qps)
 		b, ok := e.buckets[key]

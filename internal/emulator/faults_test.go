@@ -273,3 +273,29 @@ func TestTestHooks(t *testing.T) {
 		t.Errorf("failed SetShares changed %s to %v", imgShared, got)
 	}
 }
+
+// TestQPSByActionOverridesQPS: a per-action limit replaces the general one for
+// that action only, as Tencent documents different limits per action.
+func TestQPSByActionOverridesQPS(t *testing.T) {
+	seed, err := emulator.ParseSeed([]byte(`
+faults: {qps: 1, qpsByAction: {DescribeImages: 100}}
+accounts:
+  - {id: "100000000001", secretId: AKIDowner0001, secretKey: owner-secret-1}
+images:
+  - {id: img-aaaa0001, region: ap-guangzhou, owner: "100000000001"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, addr := emulatortest.Start(t, seed)
+	c := newClient(addr, "AKIDowner0001", "owner-secret-1", "ap-guangzhou")
+	for range 5 {
+		if err := send(c, emulator.ActionDescribeImages, map[string]any{"ImageIds": []string{"img-aaaa0001"}},
+			nil); err != nil {
+			t.Fatalf("DescribeImages throttled under its own limit of 100: %v", err)
+		}
+	}
+	_ = send(c, emulator.ActionDescribeImageSharePermission, map[string]any{"ImageId": "img-aaaa0001"}, nil)
+	wantCode(t, send(c, emulator.ActionDescribeImageSharePermission, map[string]any{"ImageId": "img-aaaa0001"}, nil),
+		emulator.CodeRequestLimitExceeded)
+}

@@ -134,21 +134,26 @@ type Faults struct {
 	ErrorRate float64 `json:"errorRate,omitempty"`
 	// Latency is added to every API call. In YAML and JSON it is a duration string such as "50ms".
 	Latency time.Duration `json:"latency,omitempty"`
+	// QPSByAction overrides QPS for the actions it names, as Tencent documents a
+	// limit per action (10/s for the share APIs, 40/s for DescribeImages).
+	QPSByAction map[string]float64 `json:"qpsByAction,omitempty"`
 }
 
 type faultsJSON struct {
-	QPS       float64         `json:"qps,omitempty"`
-	ErrorRate float64         `json:"errorRate,omitempty"`
-	Latency   json.RawMessage `json:"latency,omitempty"`
+	QPS         float64            `json:"qps,omitempty"`
+	ErrorRate   float64            `json:"errorRate,omitempty"`
+	Latency     json.RawMessage    `json:"latency,omitempty"`
+	QPSByAction map[string]float64 `json:"qpsByAction,omitempty"`
 }
 
 // MarshalJSON writes Latency as a duration string so that a Seed round-trips through YAML.
 func (f Faults) MarshalJSON() ([]byte, error) {
 	out := struct {
-		QPS       float64 `json:"qps,omitempty"`
-		ErrorRate float64 `json:"errorRate,omitempty"`
-		Latency   string  `json:"latency,omitempty"`
-	}{QPS: f.QPS, ErrorRate: f.ErrorRate}
+		QPS         float64            `json:"qps,omitempty"`
+		ErrorRate   float64            `json:"errorRate,omitempty"`
+		Latency     string             `json:"latency,omitempty"`
+		QPSByAction map[string]float64 `json:"qpsByAction,omitempty"`
+	}{QPS: f.QPS, ErrorRate: f.ErrorRate, QPSByAction: f.QPSByAction}
 	if f.Latency != 0 {
 		out.Latency = f.Latency.String()
 	}
@@ -167,7 +172,7 @@ func (f *Faults) UnmarshalJSON(data []byte) error {
 	if err != nil {
 		return err
 	}
-	*f = Faults{QPS: aux.QPS, ErrorRate: aux.ErrorRate, Latency: latency}
+	*f = Faults{QPS: aux.QPS, ErrorRate: aux.ErrorRate, Latency: latency, QPSByAction: aux.QPSByAction}
 	return nil
 }
 
@@ -311,6 +316,11 @@ func (f Faults) validate() error {
 	}
 	if f.Latency < 0 {
 		errs = append(errs, fmt.Errorf("faults.latency %v: must not be negative", f.Latency))
+	}
+	for action, qps := range f.QPSByAction {
+		if qps < 0 {
+			errs = append(errs, fmt.Errorf("faults.qpsByAction.%s %v: must not be negative", action, qps))
+		}
 	}
 	return errors.Join(errs...)
 }
