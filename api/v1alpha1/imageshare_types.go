@@ -283,8 +283,11 @@ type ImageShare struct {
 	// +required
 	Spec ImageShareSpec `json:"spec"`
 
-	// status is what the controller last observed in the cloud.
+	// status is what the controller last observed in the cloud. A new object
+	// starts at observedGeneration -1, so kstatus (Flux) and Argo CD see it as in
+	// progress until the controller has looked at it.
 	// +optional
+	// +kubebuilder:default:={"observedGeneration":-1}
 	Status ImageShareStatus `json:"status,omitzero"`
 }
 

@@ -89,8 +89,8 @@ func (r *ImageShareReconciler) decide(obj *cvmv1alpha1.ImageShare, self planner.
 	if len(overLimit) > 0 {
 		others := len(res.sharedAfter) - len(view.Shared)
 		return r.stalledOutcome(ReasonShareLimitExceeded, fmt.Sprintf(
-			"%d of %d listed accounts do not fit the image's share limit of %d (%d shares belong to other "+
-				"accounts): %s; remove accounts from spec.accountIds, cancel other shares, or raise --share-limit",
+			"%d of %d listed accounts do not fit the image's share limit of %d (other accounts hold %d of "+
+				"it): %s; remove accounts from spec.accountIds, cancel other shares, or raise --share-limit",
 			len(overLimit), len(obj.Spec.AccountIDs), r.ShareLimit, others, listIDs(overLimit)))
 	}
 	if len(invalid) > 0 {

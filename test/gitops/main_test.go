@@ -1,0 +1,70 @@
+// Package gitops checks that GitOps tools read an ImageShare's health the way
+// contract §3 means it: the Argo CD health check in config/argocd (run by the
+// Lua engine Argo CD embeds) and kstatus (what a Flux Kustomization with
+// `wait: true` computes), both over ImageShares captured from real runs of the
+// manager against the CVM emulator; and that the install bundle applies cleanly.
+//
+// Refresh the captured objects and health_test.yaml with
+//
+//	UPDATE_GITOPS_TESTDATA=1 go test ./test/gitops/ -run TestCapture
+//
+// TestCapture starts the one manager a process may hold (controller names are
+// process-wide), so run the package once per process (no -count above 1).
+package gitops
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/imageshare/imageshare-operator/test/utils"
+)
+
+// updateEnv names the variable that makes TestCapture rewrite the testdata.
+const updateEnv = "UPDATE_GITOPS_TESTDATA"
+
+var (
+	cpOnce sync.Once
+	cp     *utils.ControlPlane
+	cpErr  error
+)
+
+// controlPlane starts, once per test binary, a kube-apiserver and etcd with the
+// ImageShare CRD; TestMain stops it. Tests that need no API server never start it.
+func controlPlane(t *testing.T) *utils.ControlPlane {
+	t.Helper()
+	cpOnce.Do(func() { cp, cpErr = utils.StartControlPlane() })
+	if cpErr != nil {
+		t.Fatalf("start the control plane: %v", cpErr)
+	}
+	return cp
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if cp != nil {
+		if err := cp.Stop(); err != nil {
+			_, _ = fmt.Fprintf(os.Stderr, "stop control plane: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// projectPath is a path inside the repository.
+func projectPath(t *testing.T, elem ...string) string {
+	t.Helper()
+	root, err := utils.ProjectDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(append([]string{root}, elem...)...)
+}
+
+// customizationDir is the Argo CD resource customization of ImageShare, laid
+// out as Argo CD's own resource_customizations/<group>/<kind>.
+func customizationDir(t *testing.T) string {
+	return projectPath(t, "config", "argocd", "cvm.imageshare.dev", "ImageShare")
+}
