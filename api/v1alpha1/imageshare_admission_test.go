@@ -174,6 +174,9 @@ var _ = Describe("ImageShare admission", func() {
 			if want.DeletionPolicy == "" {
 				want.DeletionPolicy = cvmv1alpha1.DeletionPolicyDelete
 			}
+			if want.CopyDeletionPolicy == "" {
+				want.CopyDeletionPolicy = cvmv1alpha1.CopyDeletionPolicyRetain
+			}
 			Expect(k8sClient.Create(ctx, is)).To(Succeed())
 			DeferCleanup(func() { Expect(k8sClient.Delete(ctx, is)).To(Succeed()) })
 
@@ -195,6 +198,10 @@ var _ = Describe("ImageShare admission", func() {
 		}),
 		Entry("the shortest and longest account IDs (5 and 20 digits)", func(s *cvmv1alpha1.ImageShareSpec) {
 			s.AccountIDs = []string{"10000", "99999999999999999999"}
+		}),
+		Entry("replicaRegions with copyDeletionPolicy Delete", func(s *cvmv1alpha1.ImageShareSpec) {
+			s.ReplicaRegions = []string{"ap-shanghai", "ap-beijing"}
+			s.CopyDeletionPolicy = cvmv1alpha1.CopyDeletionPolicyDelete
 		}),
 		Entry("no credentialsRef (the manager's own environment)", func(s *cvmv1alpha1.ImageShareSpec) {
 			s.CredentialsRef = nil
@@ -308,6 +315,26 @@ var _ = Describe("ImageShare admission", func() {
 			"spec.deletionPolicy", policyRule),
 		Entry("deletionPolicy in lower case", func(s map[string]any) { s["deletionPolicy"] = "orphan" },
 			"spec.deletionPolicy", policyRule),
+
+		// replicaRegions
+		Entry("replicaRegions naming the source region", func(s map[string]any) {
+			s["replicaRegions"] = []any{"ap-shanghai", s["region"]}
+		}, "spec", "replicaRegions must not contain the source region"),
+		Entry("replicaRegions with a duplicate", func(s map[string]any) {
+			s["replicaRegions"] = []any{"ap-shanghai", "ap-shanghai"}
+		}, "spec.replicaRegions[1]", "Duplicate value"),
+		Entry("replicaRegions with a malformed region", func(s map[string]any) {
+			s["replicaRegions"] = []any{"Shanghai"}
+		}, "spec.replicaRegions[0]", "should match"),
+		Entry("more than 20 replicaRegions", func(s map[string]any) {
+			var regions []any
+			for i := range 21 {
+				regions = append(regions, fmt.Sprintf("ap-region%d", i))
+			}
+			s["replicaRegions"] = regions
+		}, "spec.replicaRegions", "must have at most 20 items"),
+		Entry("unknown copyDeletionPolicy", func(s map[string]any) { s["copyDeletionPolicy"] = "Orphan" },
+			"spec.copyDeletionPolicy", "supported values"),
 
 		// credentialsRef
 		Entry("credentialsRef without name", func(s map[string]any) { s["credentialsRef"] = map[string]any{} },
