@@ -327,7 +327,7 @@ var _ = Describe("ImageShare admission", func() {
 			s["replicaRegions"] = []any{"Shanghai"}
 		}, "spec.replicaRegions[0]", "should match"),
 		Entry("more than 20 replicaRegions", func(s map[string]any) {
-			var regions []any
+			regions := make([]any, 0, 21)
 			for i := range 21 {
 				regions = append(regions, fmt.Sprintf("ap-region%d", i))
 			}
