@@ -81,6 +81,17 @@ envtest-assets: envtest ## Provide kube-apiserver, etcd and kubectl for envtest 
 test: verify lint fmt vet envtest-assets ## Run every test layer: unit, fuzz corpora, envtest, kubectl end-to-end.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh "$(ENVTEST)" "$(ENVTEST_K8S_VERSION)" "$(LOCALBIN)")" \
 		go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
+	$(MAKE) --no-print-directory bench-smoke
+
+.PHONY: bench
+bench: build envtest-assets ## Measure convergence against Tencent's rate limits (BENCH_ARGS="-n 100,500,1000").
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh "$(ENVTEST)" "$(ENVTEST_K8S_VERSION)" "$(LOCALBIN)")" \
+		go run ./hack/bench $(BENCH_ARGS)
+
+.PHONY: bench-smoke
+bench-smoke: build envtest-assets ## Run the benchmark at a tiny size, so it keeps working.
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh "$(ENVTEST)" "$(ENVTEST_K8S_VERSION)" "$(LOCALBIN)")" \
+		go run ./hack/bench -n 10 -resync-period 3s -resyncs 2 -changes 6
 
 .PHONY: test-race
 test-race: ## Run the pure and emulator packages under the race detector.
@@ -109,12 +120,12 @@ lint-config: golangci-lint ## Verify golangci-lint linter configuration
 .PHONY: demo
 demo: envtest ## Run the whole system on this machine (control plane, emulator, manager, samples); KEEP=1 keeps it.
 	@echo "==> Compiling the demo program (hack/demo)"
-	go run ./hack/demo --setup-envtest "$(ENVTEST)" --k8s-version "$(ENVTEST_K8S_VERSION)" --bin-dir "$(LOCALBIN)" \
-		$(if $(filter 1 true yes,$(KEEP)),--keep)
+	@go run ./hack/demo --setup-envtest "$(ENVTEST)" --k8s-version "$(ENVTEST_K8S_VERSION)" \
+		--bin-dir "$(LOCALBIN)"$(if $(filter 1 true yes,$(KEEP)), --keep)
 
 .PHONY: demo-stop
 demo-stop: ## Stop what `make demo KEEP=1` left running.
-	go run ./hack/demo --stop
+	@go run ./hack/demo --stop
 
 ##@ Build
 
