@@ -368,6 +368,13 @@ func (r *ImageShareReconciler) mergeReplicas(o outcome, rr replicaResult) outcom
 		}
 		return p
 	}
+	if len(rr.regions) > 0 && o.ready == "True" {
+		copies := make([]string, 0, len(rr.regions))
+		for _, st := range rr.regions {
+			copies = append(copies, fmt.Sprintf("%s (%s)", st.Region, st.ImageID))
+		}
+		o.message += "; so are its copies in " + strings.Join(copies, ", ")
+	}
 	return o
 }
 

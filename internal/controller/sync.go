@@ -255,6 +255,11 @@ func (r *ImageShareReconciler) checkImage(ctx context.Context, cl cloud.Client, 
 	key := imageKey(obj)
 	deleting := !obj.DeletionTimestamp.IsZero()
 	stop := func(o outcome) (imageInfo, bool, *outcome) { return imageInfo{}, false, &o }
+	if !deleting && r.locating.active(obj) {
+		// A search for a misplaced image is under way: the home region was just
+		// found empty, so go on searching instead of spending a call on it again.
+		return stop(r.locate(ctx, cl, obj))
+	}
 	meta, metaCached := r.cache.getMeta(key, metaAge, now)
 	if !metaCached {
 		var o *outcome
@@ -611,6 +616,14 @@ type locateProgress struct {
 
 func newLocateProgress() *locateProgress { return &locateProgress{checked: map[string][]string{}} }
 
+// active reports whether a search for obj's image has started and not finished.
+func (l *locateProgress) active(obj *cvmv1alpha1.ImageShare) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.checked[string(obj.UID)]
+	return ok
+}
+
 func (l *locateProgress) done(obj *cvmv1alpha1.ImageShare) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -621,6 +634,11 @@ func (l *locateProgress) done(obj *cvmv1alpha1.ImageShare) {
 // it is, ImageNotFound says it is nowhere.
 func (r *ImageShareReconciler) locate(ctx context.Context, cl cloud.Client, obj *cvmv1alpha1.ImageShare) outcome {
 	uid := string(obj.UID)
+	r.locating.mu.Lock()
+	if _, ok := r.locating.checked[uid]; !ok {
+		r.locating.checked[uid] = []string{}
+	}
+	r.locating.mu.Unlock()
 	for _, region := range r.Regions {
 		if region == obj.Spec.Region {
 			continue

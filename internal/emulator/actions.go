@@ -20,8 +20,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
-	mrand "math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
@@ -569,14 +569,13 @@ func (e *Emulator) copyImage(src *image, owner, region string, name *string, now
 
 // newImageID draws a fresh image ID. Callers hold e.mu.
 func (e *Emulator) newImageID() string {
-	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	// Deterministic, so a demo or a test run prints the same IDs every time;
+	// the shape is still ^img-[a-z0-9]{8}$ like Tencent's.
 	for {
-		b := []byte("img-")
-		for range 8 {
-			b = append(b, alphabet[mrand.IntN(len(alphabet))])
-		}
-		if _, taken := e.images[string(b)]; !taken {
-			return string(b)
+		e.copies++
+		id := fmt.Sprintf("img-c%07d", e.copies)
+		if _, taken := e.images[id]; !taken {
+			return id
 		}
 	}
 }

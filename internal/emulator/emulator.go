@@ -57,6 +57,7 @@ type Emulator struct {
 	now          func() time.Time
 	shareLimit   int
 	imageQuota   int
+	copies       int // images made by SyncImages so far, for their IDs
 	syncDuration time.Duration
 	accounts     map[string]*account // by account ID; read-only after New
 	keys         map[string]*account // by SecretId; read-only after New

@@ -1,0 +1,204 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/imageshare/imageshare-operator/hack/demo/stack"
+	"github.com/imageshare/imageshare-operator/internal/emulator"
+	"github.com/imageshare/imageshare-operator/test/utils"
+)
+
+// What config/samples does against config/samples/emulator-seed.yaml: the outcome the demo shows
+// and these tests hold it to. Each sample is there for one row of contract §3.
+
+// outcome is a sample's expected Ready condition: Ready=True with reason Shared, or Stalled with
+// the given reason.
+type outcome struct {
+	ready  bool
+	reason string
+}
+
+const (
+	reasonShared = "Shared"
+	// sampleWithShares is the sample config/samples/cvm_v1alpha1_imageshare.yaml (Merge).
+	sampleWithShares = "web-base"
+)
+
+var sampleOutcomes = map[string]outcome{
+	sampleWithShares: {ready: true, reason: reasonShared},
+	"api-base":       {ready: true, reason: reasonShared}, // Exclusive
+	"ci-runner":      {reason: "ShareLimitExceeded"},
+	"db-base":        {reason: "RegionMismatch"},
+	"gpu-driver":     {reason: "ImageNotShareable"},
+	"golden-base":    {reason: "DriftDetected"}, // Observe
+	"tools-base":     {reason: "InvalidAccounts"},
+	"app-base":       {ready: true, reason: reasonShared}, // replicated to ap-shanghai
+}
+
+// expectedShares is every image's share list once the samples settled, sorted.
+func expectedShares() map[string][]string {
+	ciRunner := []string{"100000000002", "100000000003"}
+	for i := 1; i <= 48; i++ {
+		ciRunner = append(ciRunner, fmt.Sprintf("3000000000%02d", i))
+	}
+	return map[string][]string{
+		"img-aaaa0001": {"100000000002", "100000000004"},
+		"img-bbbb0002": ciRunner,                         // 48 partners + the 2 listed accounts that fit under 50
+		"img-cccc0003": {},                               // in ap-shanghai: nothing shared from ap-guangzhou
+		"img-dddd0004": {"100000000001"},                 // shared to the owner, untouched
+		"img-eeee0005": {"100000000004", "100000000005"}, // Exclusive cancelled 100000000006
+		"img-ffff0006": {"100000000002", "100000000007"}, // Observe changed nothing
+		"img-gggg0007": {"100000000002"},                 // the one good account
+		"img-hhhh0008": {"100000000002", "100000000003"},
+		// The copy the operator made of img-hhhh0008 has a new ID; it is keyed by what it is.
+		"copy of img-hhhh0008 in ap-shanghai": {"100000000002", "100000000003"},
+	}
+}
+
+// expectShares checks the emulator's images against expectedShares.
+func expectShares(state emulator.State) {
+	GinkgoHelper()
+	got := map[string][]string{}
+	for _, img := range state.Images {
+		key := img.ID
+		if src, ok := strings.CutPrefix(img.Name, "imageshare-copy-of-"); ok {
+			key = "copy of " + src + " in " + img.Region
+		}
+		got[key] = slices.Sorted(slices.Values(img.SharedWith))
+	}
+	want := expectedShares()
+	for id := range want {
+		want[id] = slices.Sorted(slices.Values(want[id]))
+	}
+	Expect(got).To(Equal(want))
+}
+
+var _ = Describe("The samples against the emulator, through kubectl", Ordered, func() {
+	const ns = "samples"
+	var st *stack.Stack
+
+	run := func(args ...string) (string, string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), kubectlTimeout)
+		defer cancel()
+		stdout, stderr, err := st.Kubectl(ctx, args...)
+		_, _ = fmt.Fprintf(GinkgoWriter, "$ kubectl %v\n%s%s", args, stdout, stderr)
+		return stdout, stderr, err
+	}
+	readyReason := func(name string) string {
+		out, _, err := run("get", "imageshare", name, "-n", ns, "-o",
+			`jsonpath={.status.conditions[?(@.type=="Ready")].reason}`)
+		Expect(err).NotTo(HaveOccurred())
+		return out
+	}
+
+	BeforeAll(func(ctx SpecContext) {
+		assets, err := utils.AssetsDir()
+		Expect(err).NotTo(HaveOccurred())
+		By("building the manager and the emulator")
+		Expect(stack.Build(ctx, projectDir, binDir, nil)).To(Succeed())
+
+		dir, err := os.MkdirTemp("", "imageshare-samples-")
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { _ = os.RemoveAll(dir) })
+		By("starting etcd, kube-apiserver, the emulator and the manager, as make demo does")
+		st, err = stack.Start(ctx, stack.Options{
+			ProjectDir: projectDir, Dir: dir, BinDir: binDir, AssetsDir: assets,
+			Seed:        filepath.Join(projectDir, "config", "samples", "emulator-seed.yaml"),
+			ManagerArgs: []string{"--api-qps", fmt.Sprint(stack.DemoAPIQPS)},
+			Progress: func(format string, args ...any) {
+				_, _ = fmt.Fprintf(GinkgoWriter, format+"\n", args...)
+			},
+		})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() {
+			By("stopping everything the stack started")
+			Expect(st.Stop()).To(Succeed())
+			Expect(stack.Running(st.Processes)).To(BeEmpty())
+		})
+		Expect(st.Processes).To(HaveLen(4))
+	}, NodeTimeout(5*time.Minute))
+
+	It("applies the samples", func() {
+		_, _, err := run("create", "namespace", ns)
+		Expect(err).NotTo(HaveOccurred())
+		stdout, _, err := run("apply", "-k", filepath.Join(projectDir, "config", "samples"), "-n", ns)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(stdout).To(ContainSubstring("secret/tencent-credentials created"))
+		for name := range sampleOutcomes {
+			Expect(stdout).To(ContainSubstring("imageshare.cvm.imageshare.dev/%s created", name))
+		}
+	})
+
+	It("shares the sharing samples: kubectl wait --for=condition=Ready", func() {
+		for name, want := range sampleOutcomes {
+			if !want.ready {
+				continue
+			}
+			_, _, err := run("wait", "--for=condition=Ready", "imageshare/"+name, "-n", ns, "--timeout=60s")
+			Expect(err).NotTo(HaveOccurred(), name)
+			Expect(readyReason(name)).To(Equal(want.reason), name)
+		}
+	})
+
+	DescribeTable("reports what it cannot do: kubectl wait --for=condition=Stalled",
+		func(name, reason string) {
+			Expect(sampleOutcomes).To(HaveKeyWithValue(name, outcome{reason: reason}))
+			_, _, err := run("wait", "--for=condition=Stalled", "imageshare/"+name, "-n", ns, "--timeout=60s")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(readyReason(name)).To(Equal(reason))
+			out, _, err := run("get", "imageshare", name, "-n", ns, "-o",
+				`jsonpath={.status.conditions[?(@.type=="Ready")].status} `+
+					`{.status.conditions[?(@.type=="Stalled")].reason}`)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(out).To(Equal("False " + reason))
+		},
+		Entry("over the share limit", "ci-runner", "ShareLimitExceeded"),
+		Entry("in the wrong region", "db-base", "RegionMismatch"),
+		Entry("shared to this account", "gpu-driver", "ImageNotShareable"),
+		Entry("drift in Observe mode", "golden-base", "DriftDetected"),
+		Entry("accounts that cannot receive shares", "tools-base", "InvalidAccounts"),
+	)
+
+	It("says where the misplaced image is and which account did not fit", func() {
+		out, _, err := run("get", "imageshare", "db-base", "-n", ns, "-o",
+			`jsonpath={.status.conditions[?(@.type=="Stalled")].message}`)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(ContainSubstring("Image img-cccc0003 is in ap-shanghai, not ap-guangzhou"))
+
+		out, _, err = run("get", "imageshare", "ci-runner", "-n", ns, "-o",
+			`jsonpath={.status.failedAccounts[*].accountId} {.status.failedAccounts[*].reason} {.status.accounts}`)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(Equal("100000000005 ShareLimitExceeded 2/3"))
+	})
+
+	It("leaves the cloud with exactly the expected shares", func(ctx SpecContext) {
+		state, err := st.EmulatorState(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		expectShares(state)
+	})
+})
