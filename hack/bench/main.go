@@ -36,6 +36,13 @@ import (
 	"github.com/imageshare/imageshare-operator/internal/emulator"
 )
 
+// Action names, as the emulator's stats count them.
+const (
+	actDescribe = "DescribeImages"
+	actList     = "DescribeImageSharePermission"
+	actModify   = "ModifyImageSharePermission"
+)
+
 const (
 	ownerID   = "100000000001"
 	secretID  = "AKIDbench0001"
@@ -55,6 +62,7 @@ type config struct {
 	describeQPS float64
 	apiQPS      float64
 	manager     string
+	managerLog  string
 	timeout     time.Duration
 }
 
@@ -62,7 +70,9 @@ func main() {
 	var cfg config
 	var sizes string
 	flag.StringVar(&sizes, "n", "100,500,1000", "Comma-separated numbers of ImageShares (on n/2 images).")
-	flag.DurationVar(&cfg.resync, "resync-period", 20*time.Second, "The manager's --resync-period for the run.")
+	flag.DurationVar(&cfg.resync, "resync-period", 0,
+		"The manager's --resync-period for the run; 0 picks 2 x (images / share-qps), at least 10s, so a "+
+			"period's reads fit the budget.")
 	flag.IntVar(&cfg.resyncs, "resyncs", 5, "Resync periods the steady-state workload watches.")
 	flag.IntVar(&cfg.changes, "changes", 50, "Single-object spec changes for the change-latency workload.")
 	flag.Float64Var(&cfg.shareQPS, "share-qps", 10, "Emulator limit per action for the share APIs (Tencent: 10/s).")
@@ -70,6 +80,7 @@ func main() {
 	flag.Float64Var(&cfg.apiQPS, "api-qps", 10, "The manager's --api-qps.")
 	flag.StringVar(&cfg.manager, "manager", "bin/manager", "The manager binary (make build).")
 	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "Give up on a workload after this long.")
+	flag.StringVar(&cfg.managerLog, "manager-log", "", "Write the manager's log (info level) to this file.")
 	flag.Parse()
 	for s := range strings.SplitSeq(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -78,7 +89,7 @@ func main() {
 		}
 		cfg.sizes = append(cfg.sizes, n)
 	}
-	var rows []result
+	rows := make([]result, 0, len(cfg.sizes))
 	for _, n := range cfg.sizes {
 		fmt.Fprintf(os.Stderr, "bench: N=%d: starting\n", n)
 		r, err := run(cfg, n)
@@ -105,10 +116,15 @@ type result struct {
 	peakRSS              int64 // KiB
 	cpu                  time.Duration
 	apiErrors            map[string]int
+	resync               time.Duration
 }
 
 func run(cfg config, n int) (result, error) {
 	res := result{n: n, images: (n + 1) / 2}
+	if cfg.resync == 0 {
+		cfg.resync = max(10*time.Second, time.Duration(2*float64(res.images)/cfg.shareQPS*float64(time.Second)))
+	}
+	res.resync = cfg.resync
 	ctx := context.Background()
 
 	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("config", "crd", "bases")},
@@ -146,8 +162,7 @@ func run(cfg config, n int) (result, error) {
 	// The cloud: N/2 images over two regions, 2 ImageShares each, 5 accounts each.
 	accounts := make([]string, 10)
 	seed := &emulator.Seed{ShareLimit: 50, Faults: emulator.Faults{QPSByAction: map[string]float64{
-		"DescribeImages": cfg.describeQPS, "DescribeImageSharePermission": cfg.shareQPS,
-		"ModifyImageSharePermission": cfg.shareQPS}}}
+		actDescribe: cfg.describeQPS, actList: cfg.shareQPS, actModify: cfg.shareQPS}}}
 	seed.Accounts = append(seed.Accounts, emulator.SeedAccount{ID: ownerID, SecretID: secretID, SecretKey: secretKey})
 	for i := range accounts {
 		accounts[i] = fmt.Sprintf("2000000000%02d", i)
@@ -191,9 +206,19 @@ func run(cfg config, n int) (result, error) {
 	emu.ResetStats()
 	mgr := exec.Command(cfg.manager, "--cvm-endpoint", ln.Addr().String(), "--cvm-scheme", "http",
 		"--api-qps", fmt.Sprint(cfg.apiQPS), "--resync-period", cfg.resync.String(),
-		"--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--zap-log-level", "error")
+		"--metrics-bind-address", "0", "--health-probe-bind-address", "0")
+	if cfg.managerLog != "" {
+		mgr.Args = append(mgr.Args, "--zap-log-level", "debug")
+	}
 	mgr.Env = append(os.Environ(), "KUBECONFIG="+kcPath)
-	mgr.Stdout, mgr.Stderr = nil, nil
+	if cfg.managerLog != "" {
+		f, err := os.Create(cfg.managerLog)
+		if err != nil {
+			return res, err
+		}
+		defer func() { _ = f.Close() }()
+		mgr.Stdout, mgr.Stderr = f, f
+	}
 	start := time.Now()
 	if err := mgr.Start(); err != nil {
 		return res, fmt.Errorf("start manager %s (run make build): %w", cfg.manager, err)
@@ -206,11 +231,10 @@ func run(cfg config, n int) (result, error) {
 	st := emu.Stats()
 	res.coldCalls = st.Calls
 	res.apiErrors = st.Errors
-	res.coldMin = map[string]int{"DescribeImageSharePermission": res.images, "ModifyImageSharePermission": res.images,
-		"DescribeImages": 0}
+	res.coldMin = map[string]int{actList: res.images, actModify: res.images, actDescribe: 0}
 	for r := range regions {
 		inRegion := (res.images + len(regions) - 1 - r) / len(regions)
-		res.coldMin["DescribeImages"] += (inRegion + 99) / 100
+		res.coldMin[actDescribe] += (inRegion + 99) / 100
 	}
 	res.coldBound = boundTime(res.coldMin, cfg)
 	if err := checkShares(emu, accounts); err != nil {
@@ -226,7 +250,7 @@ func run(cfg config, n int) (result, error) {
 		total += c
 	}
 	res.steadyPerImage = float64(total) / float64(res.images) / float64(cfg.resyncs)
-	res.steadyModify = st.Calls["ModifyImageSharePermission"]
+	res.steadyModify = st.Calls[actModify]
 
 	// Change latency: one object at a time, add or remove one account.
 	var lat []time.Duration
@@ -251,7 +275,7 @@ func boundTime(minCalls map[string]int, cfg config) time.Duration {
 	var worst float64
 	for action, n := range minCalls {
 		qps := cfg.shareQPS
-		if action == "DescribeImages" {
+		if action == actDescribe {
 			qps = cfg.describeQPS
 		}
 		worst = math.Max(worst, float64(n)/qps)
@@ -276,7 +300,15 @@ func waitAllReady(ctx context.Context, k8s client.Client, n int, timeout time.Du
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d of %d Ready after %s", ready, n, timeout)
+			var stuck []string
+			for i := range list.Items {
+				if o := &list.Items[i]; !isReady(o) && len(stuck) < 5 {
+					c := meta.FindStatusCondition(o.Status.Conditions, "Ready")
+					stuck = append(stuck, fmt.Sprintf("%s gen %d/%d %+v", o.Name, o.Status.ObservedGeneration,
+						o.Generation, c))
+				}
+			}
+			return fmt.Errorf("%d of %d Ready after %s; for example %s", ready, n, timeout, strings.Join(stuck, "; "))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -328,7 +360,8 @@ func change(ctx context.Context, k8s client.Client, name string, accounts []stri
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(o), cur); err != nil {
 			return 0, err
 		}
-		if isReady(cur) && cur.Status.ObservedGeneration == o.Generation && slices.Contains(cur.Status.SharedAccountIDs, target) == add {
+		done := slices.Contains(cur.Status.SharedAccountIDs, target) == add
+		if isReady(cur) && cur.Status.ObservedGeneration == o.Generation && done {
 			return time.Since(start), nil
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -386,8 +419,8 @@ func mark(ok bool) string {
 // printTable prints one Markdown table: figures, targets and whether each is met.
 func printTable(w io.Writer, cfg config, rows []result) {
 	p := func(format string, args ...any) { _, _ = fmt.Fprintf(w, format, args...) }
-	p("Emulator limits: share APIs %g/s per action, DescribeImages %g/s; manager --api-qps %g, "+
-		"--resync-period %s.\n\n", cfg.shareQPS, cfg.describeQPS, cfg.apiQPS, cfg.resync)
+	p("Emulator limits: share APIs %g/s per action, DescribeImages %g/s; manager --api-qps %g.\n\n",
+		cfg.shareQPS, cfg.describeQPS, cfg.apiQPS)
 	p("| figure | target |")
 	for _, r := range rows {
 		p(" N=%d |", r.n)
@@ -405,13 +438,15 @@ func printTable(w io.Writer, cfg config, rows []result) {
 		p("\n")
 	}
 	line("images", "", func(r result) string { return fmt.Sprint(r.images) })
-	line("cold start: time to all Ready", "", func(r result) string { return r.coldTime.Round(10 * time.Millisecond).String() })
-	line("cold start: bound at the limits", "", func(r result) string { return r.coldBound.Round(10 * time.Millisecond).String() })
+	line("--resync-period", "", func(r result) string { return r.resync.String() })
+	round := func(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
+	line("cold start: time to all Ready", "", func(r result) string { return round(r.coldTime) })
+	line("cold start: bound at the limits", "", func(r result) string { return round(r.coldBound) })
 	line("cold start: time / bound", "≤ 1.25 at N=1000", func(r result) string {
 		ratio := r.coldTime.Seconds() / r.coldBound.Seconds()
 		return fmt.Sprintf("%.2f (%s)", ratio, mark(ratio <= 1.25 || r.n < 1000))
 	})
-	for _, action := range []string{"DescribeImages", "DescribeImageSharePermission", "ModifyImageSharePermission"} {
+	for _, action := range []string{actDescribe, actList, actModify} {
 		line("cold start: "+action+" calls (minimum)", "", func(r result) string {
 			return fmt.Sprintf("%d (%d)", r.coldCalls[action], r.coldMin[action])
 		})

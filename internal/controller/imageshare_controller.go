@@ -153,6 +153,7 @@ func (r *ImageShareReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		log.Info("Reconcile did not finish, will retry", "reason", out.reason, "error", out.err.Error())
 		return ctrl.Result{}, out.err
 	}
+	log.V(1).Info("Reconciled ImageShare", "reason", out.reason, "requeueAfter", out.requeueAfter)
 	return ctrl.Result{RequeueAfter: out.requeueAfter}, nil
 }
 

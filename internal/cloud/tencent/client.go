@@ -79,7 +79,8 @@ func (f *Factory) ClientFor(creds cloud.Credentials) (cloud.Client, error) {
 	if c, ok := f.clients[key]; ok {
 		return c, nil
 	}
-	c := &Client{opts: f.opts, creds: creds, sdk: map[string]*common.Client{}, limits: map[string]*rate.Limiter{}}
+	c := &Client{opts: f.opts, creds: creds, sdk: map[string]*common.Client{}, limits: map[string]*rate.Limiter{},
+		booked: map[string]time.Time{}}
 	f.clients[key] = c
 	return c, nil
 }
@@ -92,6 +93,7 @@ type Client struct {
 	mu     sync.Mutex
 	sdk    map[string]*common.Client // by region: the SDK binds a client to one region
 	limits map[string]*rate.Limiter  // by action
+	booked map[string]time.Time      // by action and request: when its slot comes
 }
 
 var _ cloud.Client = (*Client)(nil)
@@ -126,6 +128,39 @@ func (c *Client) sdkClient(region string) *common.Client {
 	return sc
 }
 
+// admit returns 0 when the call may go now, or how long until its slot.
+func (c *Client) admit(action, slot string) time.Duration {
+	now := time.Now()
+	key := action + " " + slot
+	c.mu.Lock()
+	booked, ok := c.booked[key]
+	c.mu.Unlock()
+	if ok {
+		if wait := booked.Sub(now); wait > 0 {
+			return wait
+		}
+		c.mu.Lock()
+		delete(c.booked, key)
+		c.mu.Unlock()
+		return 0 // the token was taken when the slot was booked
+	}
+	r := c.limiter(action).ReserveN(now, 1)
+	wait := r.DelayFrom(now)
+	if wait == 0 {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Forget slots nobody came back for, so the map stays bounded.
+	for k, t := range c.booked {
+		if now.Sub(t) > time.Minute {
+			delete(c.booked, k)
+		}
+	}
+	c.booked[key] = now.Add(wait)
+	return wait
+}
+
 func (c *Client) limiter(action string) *rate.Limiter {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -137,16 +172,18 @@ func (c *Client) limiter(action string) *rate.Limiter {
 	return l
 }
 
-// call sends one action. It never waits for the rate limiter: when no token is
-// available it fails at once with Throttled and the time the next token is
-// due, so the reconcile requeues instead of holding a worker.
-func (c *Client) call(ctx context.Context, region, action string, req, resp any, accounts []string) error {
-	r := c.limiter(action).Reserve()
-	if d := r.Delay(); d > 0 {
-		r.Cancel()
+// call sends one action. It never waits for the rate limiter: when no token
+// is available it books the next free slot for this request (slot names the
+// request: action, region, image) and fails at once with Throttled and the
+// time of that slot, so the reconcile requeues instead of holding a worker.
+// The retry of the same request then uses its booked slot: callers are served
+// in the order they came, and none can starve behind others that retry more
+// often.
+func (c *Client) call(ctx context.Context, region, action, slot string, req, resp any, accounts []string) error {
+	if wait := c.admit(action, region+"/"+slot); wait > 0 {
 		observeCall(action, "ClientError.RateLimited", 0)
 		return &cloud.Error{Op: action, Code: "ClientError.RateLimited", Reason: cloud.ReasonThrottled,
-			Message: fmt.Sprintf("client-side limit of %g calls/s reached", c.opts.QPS), RetryAfter: d}
+			Message: fmt.Sprintf("client-side limit of %g calls/s reached", c.opts.QPS), RetryAfter: wait}
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
@@ -176,7 +213,7 @@ func (c *Client) DescribeImages(ctx context.Context, region string, ids []string
 	for chunk := range slices.Chunk(ids, maxIDsPerCall) {
 		req := describeImagesRequest{ImageIds: chunk, Limit: uint64(len(chunk))}
 		resp := &describeImagesResponse{BaseResponse: &tchttp.BaseResponse{}}
-		if err := c.call(ctx, region, "DescribeImages", req, resp, nil); err != nil {
+		if err := c.call(ctx, region, "DescribeImages", chunk[0], req, resp, nil); err != nil {
 			return nil, err
 		}
 		for _, img := range resp.Response.ImageSet {
@@ -190,7 +227,7 @@ func (c *Client) DescribeImages(ctx context.Context, region string, ids []string
 func (c *Client) ListShares(ctx context.Context, region, imageID string) ([]string, error) {
 	req := describeImageSharePermissionRequest{ImageID: imageID}
 	resp := &describeImageSharePermissionResponse{BaseResponse: &tchttp.BaseResponse{}}
-	if err := c.call(ctx, region, "DescribeImageSharePermission", req, resp, nil); err != nil {
+	if err := c.call(ctx, region, "DescribeImageSharePermission", imageID, req, resp, nil); err != nil {
 		return nil, err
 	}
 	accounts := make([]string, 0, len(resp.Response.SharePermissionSet))
@@ -215,7 +252,7 @@ func (c *Client) modify(ctx context.Context, region, imageID, permission string,
 	for chunk := range slices.Chunk(accounts, maxIDsPerCall) {
 		req := modifyImageSharePermissionRequest{ImageID: imageID, AccountIDs: chunk, Permission: permission}
 		resp := &modifyImageSharePermissionResponse{BaseResponse: &tchttp.BaseResponse{}}
-		if err := c.call(ctx, region, "ModifyImageSharePermission", req, resp, chunk); err != nil {
+		if err := c.call(ctx, region, "ModifyImageSharePermission", imageID, req, resp, chunk); err != nil {
 			return err
 		}
 	}
@@ -225,7 +262,7 @@ func (c *Client) modify(ctx context.Context, region, imageID, permission string,
 // Regions implements cloud.Client.
 func (c *Client) Regions(ctx context.Context) ([]string, error) {
 	resp := &describeRegionsResponse{BaseResponse: &tchttp.BaseResponse{}}
-	if err := c.call(ctx, "ap-guangzhou", "DescribeRegions", struct{}{}, resp, nil); err != nil {
+	if err := c.call(ctx, "ap-guangzhou", "DescribeRegions", "", struct{}{}, resp, nil); err != nil {
 		return nil, err
 	}
 	var out []string
@@ -243,7 +280,7 @@ func (c *Client) FindImagesByName(ctx context.Context, region, name string) ([]c
 	req := describeImagesRequest{Filters: []filter{{Name: "image-name", Values: []string{name}},
 		{Name: "image-type", Values: []string{cloud.ImageTypePrivate}}}, Limit: maxIDsPerCall}
 	resp := &describeImagesResponse{BaseResponse: &tchttp.BaseResponse{}}
-	if err := c.call(ctx, region, "DescribeImages", req, resp, nil); err != nil {
+	if err := c.call(ctx, region, "DescribeImages", "name="+name, req, resp, nil); err != nil {
 		return nil, err
 	}
 	var out []cloud.Image
@@ -262,7 +299,7 @@ func (c *Client) Copy(ctx context.Context, region, imageID string, destinations 
 	req := syncImagesRequest{ImageIds: []string{imageID}, DestinationRegions: destinations, ImageName: name,
 		ImageSetRequired: true}
 	resp := &syncImagesResponse{BaseResponse: &tchttp.BaseResponse{}}
-	if err := c.call(ctx, region, "SyncImages", req, resp, nil); err != nil {
+	if err := c.call(ctx, region, "SyncImages", imageID, req, resp, nil); err != nil {
 		return nil, err
 	}
 	out := map[string]string{}
@@ -275,5 +312,5 @@ func (c *Client) Copy(ctx context.Context, region, imageID string, destinations 
 // Delete implements cloud.Client.
 func (c *Client) Delete(ctx context.Context, region, imageID string) error {
 	resp := &deleteImagesResponse{BaseResponse: &tchttp.BaseResponse{}}
-	return c.call(ctx, region, "DeleteImages", deleteImagesRequest{ImageIds: []string{imageID}}, resp, nil)
+	return c.call(ctx, region, "DeleteImages", imageID, deleteImagesRequest{ImageIds: []string{imageID}}, resp, nil)
 }

@@ -296,3 +296,30 @@ func errorsContain(err error, s string) bool {
 	}
 	return false
 }
+
+// TestThrottledCallersAreServedInOrder: a throttled request books the next
+// slot, so a later request waits behind it rather than racing it.
+func TestThrottledCallersAreServedInOrder(t *testing.T) {
+	_, addr := emulatortest.Start(t, seed())
+	c := client(t, addr, cloud.Credentials{SecretID: ownerID, SecretKey: ownerSK}, 2)
+	ctx := context.Background()
+	_, _ = c.ListShares(ctx, gz, imgA)
+	_, _ = c.ListShares(ctx, gz, imgByol) // the burst of 2 is spent
+	_, errFirst := c.ListShares(ctx, gz, imgEnc)
+	_, errSecond := c.ListShares(ctx, gz, imgBusy)
+	first := wantReason(t, errFirst, cloud.ReasonThrottled, "ClientError.RateLimited")
+	second := wantReason(t, errSecond, cloud.ReasonThrottled, "ClientError.RateLimited")
+	if second.RetryAfter <= first.RetryAfter {
+		t.Fatalf("the later request's slot (%s) is not after the earlier one's (%s)", second.RetryAfter,
+			first.RetryAfter)
+	}
+	// Asking again before the slot comes does not book another one.
+	_, again := c.ListShares(ctx, gz, imgEnc)
+	if w := wantReason(t, again, cloud.ReasonThrottled, "").RetryAfter; w > first.RetryAfter {
+		t.Fatalf("asking again moved the slot from %s to %s", first.RetryAfter, w)
+	}
+	time.Sleep(first.RetryAfter)
+	if _, err := c.ListShares(ctx, gz, imgEnc); err != nil {
+		t.Fatalf("the booked slot was not honoured: %v", err)
+	}
+}
