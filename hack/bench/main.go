@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,6 +32,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/emulator"
@@ -82,6 +84,8 @@ func main() {
 	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "Give up on a workload after this long.")
 	flag.StringVar(&cfg.managerLog, "manager-log", "", "Write the manager's log (info level) to this file.")
 	flag.Parse()
+	// envtest logs through controller-runtime; the bench prints only its table.
+	logf.SetLogger(logr.Discard())
 	for s := range strings.SplitSeq(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 2 {
