@@ -57,6 +57,21 @@ func (c Credentials) String() string {
 // GoString keeps %#v as safe as %v.
 func (c Credentials) GoString() string { return c.String() }
 
+type lowPriorityKey struct{}
+
+// WithLowPriority marks calls made with ctx as background work (a periodic
+// resync): they take a rate-limit token only when one is free now and never
+// book a future slot, so they always yield to work a user is waiting for.
+func WithLowPriority(ctx context.Context) context.Context {
+	return context.WithValue(ctx, lowPriorityKey{}, true)
+}
+
+// IsLowPriority reports whether ctx carries WithLowPriority.
+func IsLowPriority(ctx context.Context) bool {
+	v, _ := ctx.Value(lowPriorityKey{}).(bool)
+	return v
+}
+
 // Client is a CVM API client bound to one set of credentials.
 type Client interface {
 	// DescribeImages returns the images among ids that the caller can see in

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -133,6 +134,11 @@ func (r *ImageShareReconciler) sync(ctx context.Context, obj *cvmv1alpha1.ImageS
 	}
 
 	specChanged := obj.Status.ObservedGeneration != obj.Generation
+	if !specChanged && !deleting && settled(obj) {
+		// Re-checking a settled object is background work: it yields the rate
+		// budget to objects with work pending.
+		ctx = cloud.WithLowPriority(ctx)
+	}
 	if specChanged {
 		// A new spec is a new chance for accounts that failed before.
 		r.bad.forget(key, obj.Spec.AccountIDs)
@@ -679,4 +685,16 @@ func (r *ImageShareReconciler) locate(ctx context.Context, cl cloud.Client, obj 
 	return r.stalledOutcome(ReasonImageNotFound, fmt.Sprintf(
 		"Image %s was not found in %s or any other region: check spec.imageId and that the credentials belong "+
 			"to the image owner", obj.Spec.ImageID, obj.Spec.Region))
+}
+
+// settled reports whether obj's last status was final for its generation:
+// Ready, or Stalled on something only a person can fix.
+func settled(obj *cvmv1alpha1.ImageShare) bool {
+	for _, t := range []string{ConditionReady, ConditionStalled} {
+		c := meta.FindStatusCondition(obj.Status.Conditions, t)
+		if c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == obj.Generation {
+			return true
+		}
+	}
+	return false
 }

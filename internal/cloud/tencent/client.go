@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -128,8 +129,11 @@ func (c *Client) sdkClient(region string) *common.Client {
 	return sc
 }
 
-// admit returns 0 when the call may go now, or how long until its slot.
-func (c *Client) admit(action, slot string) time.Duration {
+// admit returns 0 when the call may go now, or how long until its slot. A
+// low-priority call books nothing: it goes only if a token is free now, and
+// otherwise is told to come back after the slots already booked, plus a
+// spread so background retries do not arrive together.
+func (c *Client) admit(action, slot string, low bool) time.Duration {
 	now := time.Now()
 	key := action + " " + slot
 	c.mu.Lock()
@@ -148,6 +152,10 @@ func (c *Client) admit(action, slot string) time.Duration {
 	wait := r.DelayFrom(now)
 	if wait == 0 {
 		return 0
+	}
+	if low {
+		r.CancelAt(now)
+		return wait + time.Duration(rand.Int64N(int64(time.Second)))
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -180,7 +188,7 @@ func (c *Client) limiter(action string) *rate.Limiter {
 // in the order they came, and none can starve behind others that retry more
 // often.
 func (c *Client) call(ctx context.Context, region, action, slot string, req, resp any, accounts []string) error {
-	if wait := c.admit(action, region+"/"+slot); wait > 0 {
+	if wait := c.admit(action, region+"/"+slot, cloud.IsLowPriority(ctx)); wait > 0 {
 		observeCall(action, "ClientError.RateLimited", 0)
 		return &cloud.Error{Op: action, Code: "ClientError.RateLimited", Reason: cloud.ReasonThrottled,
 			Message: fmt.Sprintf("client-side limit of %g calls/s reached", c.opts.QPS), RetryAfter: wait}
