@@ -266,10 +266,10 @@ func (r *ImageShareReconciler) checkImage(ctx context.Context, cl cloud.Client, 
 		// found empty, so go on searching instead of spending a call on it again.
 		return stop(r.locate(ctx, cl, obj))
 	}
-	meta, metaCached := r.cache.getMeta(key, metaAge, now)
+	cached, metaCached := r.cache.getMeta(key, metaAge, now)
 	if !metaCached {
 		var o *outcome
-		meta, o = r.readMeta(ctx, cl, obj, now)
+		cached, o = r.readMeta(ctx, cl, obj, now)
 		if o != nil {
 			if o.reason == ReasonCredentialsInvalid {
 				r.creds.reject(obj.UID, creds)
@@ -278,7 +278,7 @@ func (r *ImageShareReconciler) checkImage(ctx context.Context, cl cloud.Client, 
 		}
 		r.creds.forget(obj.UID)
 	}
-	img := meta.image
+	img := cached.image
 	info := imageInfo{Name: img.Name, State: img.State}
 	if why := notShareable(img); why != "" {
 		if deleting {
@@ -286,13 +286,13 @@ func (r *ImageShareReconciler) checkImage(ctx context.Context, cl cloud.Client, 
 		}
 		o := r.stalledOutcome(ReasonImageNotShareable, fmt.Sprintf("Image %s %s and cannot be shared: %s",
 			img.ID, why, remedyNotShareable(img)))
-		o.image, o.syncedAt = &info, meta.fetched
+		o.image, o.syncedAt = &info, cached.fetched
 		return stop(o)
 	}
 	if img.State != cloud.ImageStateNormal {
 		o := progressing(ReasonImageNotReady, fmt.Sprintf("Image %s is %s: waiting for NORMAL",
 			obj.Spec.ImageID, img.State))
-		o.image, o.syncedAt, o.requeueAfter = &info, meta.fetched, jitter(busyImageRetry)
+		o.image, o.syncedAt, o.requeueAfter = &info, cached.fetched, jitter(busyImageRetry)
 		r.cache.forget(key)
 		return stop(o)
 	}
