@@ -12,6 +12,9 @@ import (
 	"github.com/imageshare/imageshare-operator/internal/cloud"
 )
 
+// codeNetworkError is the SDK's code for a call that got no answer.
+const codeNetworkError = "ClientError.NetworkError"
+
 // reasonByCode maps each CVM error code the operator can meet to the status
 // reason it means. This table is the single place where Tencent's vocabulary
 // becomes the controller's; codes not listed are CloudError (retried).
@@ -35,7 +38,7 @@ var reasonByCode = map[string]cloud.Reason{
 	"LimitExceeded.ImageQuotaLimitExceeded":            cloud.ReasonCopyFailed,
 	"InvalidImageId.InShared":                          cloud.ReasonImageInUse,
 	"InternalError":                                    cloud.ReasonCloudError,
-	"ClientError.NetworkError":                         cloud.ReasonCloudError,
+	codeNetworkError:                                   cloud.ReasonCloudError,
 }
 
 // reasonByPrefix covers code families Tencent extends over time.
@@ -65,7 +68,7 @@ func classify(op string, err error, accounts []string) *cloud.Error {
 	case errors.Is(err, context.Canceled):
 		ce.Code, ce.Message = "ClientError.Canceled", "the call was canceled"
 	default:
-		ce.Code, ce.Message = "ClientError.NetworkError", err.Error()
+		ce.Code, ce.Message = codeNetworkError, err.Error()
 	}
 	if r, ok := reasonByCode[ce.Code]; ok {
 		ce.Reason = r

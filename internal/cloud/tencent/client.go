@@ -51,6 +51,43 @@ type Factory struct {
 	opts    Options
 	mu      sync.Mutex
 	clients map[string]*Client
+	breaker *breaker
+}
+
+// breaker stops calls to an endpoint that does not answer: after a network
+// failure, calls fail at once for a cool-down that doubles with each further
+// failure (up to a minute), and one call at a time probes the endpoint. Any
+// answer from the API, even an error, closes it. Without it, an outage would
+// cost a call per object per retry, however many objects wait.
+type breaker struct {
+	mu        sync.Mutex
+	failures  int
+	openUntil time.Time
+}
+
+// allow reports how long calls must still wait, or 0.
+func (b *breaker) allow(now time.Time) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if wait := b.openUntil.Sub(now); wait > 0 {
+		return wait
+	}
+	if b.failures > 0 {
+		// Half-open: let this call probe, hold the others back meanwhile.
+		b.openUntil = now.Add(time.Second)
+	}
+	return 0
+}
+
+func (b *breaker) record(now time.Time, networkFailure bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !networkFailure {
+		b.failures, b.openUntil = 0, time.Time{}
+		return
+	}
+	b.failures++
+	b.openUntil = now.Add(min(time.Duration(1<<min(b.failures, 7))*500*time.Millisecond, time.Minute))
 }
 
 // NewFactory returns a Factory; zero options take safe defaults.
@@ -64,7 +101,7 @@ func NewFactory(opts Options) *Factory {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 15 * time.Second
 	}
-	return &Factory{opts: opts, clients: map[string]*Client{}}
+	return &Factory{opts: opts, clients: map[string]*Client{}, breaker: &breaker{}}
 }
 
 // ClientFor returns the client for creds, creating it on first use.
@@ -81,7 +118,7 @@ func (f *Factory) ClientFor(creds cloud.Credentials) (cloud.Client, error) {
 		return c, nil
 	}
 	c := &Client{opts: f.opts, creds: creds, sdk: map[string]*common.Client{}, limits: map[string]*rate.Limiter{},
-		booked: map[string]time.Time{}}
+		booked: map[string]time.Time{}, breaker: f.breaker}
 	f.clients[key] = c
 	return c, nil
 }
@@ -95,6 +132,8 @@ type Client struct {
 	sdk    map[string]*common.Client // by region: the SDK binds a client to one region
 	limits map[string]*rate.Limiter  // by action
 	booked map[string]time.Time      // by action and request: when its slot comes
+
+	breaker *breaker // shared by every client of the endpoint
 }
 
 var _ cloud.Client = (*Client)(nil)
@@ -188,6 +227,11 @@ func (c *Client) limiter(action string) *rate.Limiter {
 // in the order they came, and none can starve behind others that retry more
 // often.
 func (c *Client) call(ctx context.Context, region, action, slot string, req, resp any, accounts []string) error {
+	if wait := c.breaker.allow(time.Now()); wait > 0 {
+		observeCall(action, "ClientError.EndpointDown", 0)
+		return &cloud.Error{Op: action, Code: codeNetworkError, Reason: cloud.ReasonCloudError,
+			Message: "the endpoint did not answer recently; waiting before trying again", RetryAfter: wait}
+	}
 	if wait := c.admit(action, region+"/"+slot, cloud.IsLowPriority(ctx)); wait > 0 {
 		observeCall(action, "ClientError.RateLimited", 0)
 		return &cloud.Error{Op: action, Code: "ClientError.RateLimited", Reason: cloud.ReasonThrottled,
@@ -209,8 +253,10 @@ func (c *Client) call(ctx context.Context, region, action, slot string, req, res
 	if err != nil {
 		ce := classify(action, err, accounts)
 		observeCall(action, ce.Code, time.Since(start))
+		c.breaker.record(time.Now(), ce.RequestID == "" && ce.Reason == cloud.ReasonCloudError)
 		return ce
 	}
+	c.breaker.record(time.Now(), false)
 	observeCall(action, "Success", time.Since(start))
 	return nil
 }

@@ -323,3 +323,29 @@ func TestThrottledCallersAreServedInOrder(t *testing.T) {
 		t.Fatalf("the booked slot was not honoured: %v", err)
 	}
 }
+
+// TestBreakerStopsCallsToADeadEndpoint: after a network failure the next calls
+// fail at once with the time to wait, instead of each dialling a dead endpoint.
+func TestBreakerStopsCallsToADeadEndpoint(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	f := NewFactory(Options{Endpoint: addr, Scheme: "http", QPS: 100, Timeout: time.Second})
+	c, err := f.ClientFor(cloud.Credentials{SecretID: ownerID, SecretKey: ownerSK})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, err = c.ListShares(ctx, gz, imgA)
+	_ = wantReason(t, err, cloud.ReasonCloudError, "ClientError.NetworkError")
+	// Another credential on the same endpoint is held back too.
+	other, _ := f.ClientFor(cloud.Credentials{SecretID: "AKIDother", SecretKey: "other-key"})
+	_, err = other.DescribeImages(ctx, gz, []string{imgA})
+	ce := wantReason(t, err, cloud.ReasonCloudError, "ClientError.NetworkError")
+	if ce.RetryAfter <= 0 || !strings.Contains(ce.Message, "did not answer recently") {
+		t.Fatalf("second call was not held back by the breaker: %+v", ce)
+	}
+}
