@@ -130,11 +130,14 @@ func (r *ImageShareReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 			return
 		}
 		r.writeStatus(obj, base, out)
-		if equality.Semantic.DeepEqual(base.Status, obj.Status) {
-			return
+		if !equality.Semantic.DeepEqual(base.Status, obj.Status) {
+			if err := r.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
+				retErr = errors.Join(retErr, fmt.Errorf("patch status of %s: %w", req, err))
+				return
+			}
 		}
-		if err := r.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
-			retErr = errors.Join(retErr, fmt.Errorf("patch status of %s: %w", req, err))
+		if out.settledIntent {
+			retErr = errors.Join(retErr, client.IgnoreNotFound(r.clearIntent(ctx, obj)))
 		}
 	}()
 

@@ -51,6 +51,9 @@ type outcome struct {
 
 	regions    []cvmv1alpha1.RegionStatus
 	regionsSet bool
+
+	// settledIntent: the status now records every pending share's outcome.
+	settledIntent bool
 }
 
 func progressing(reason, msg string) outcome {
@@ -132,26 +135,8 @@ func (r *ImageShareReconciler) sync(ctx context.Context, obj *cvmv1alpha1.ImageS
 		return r.stalledOutcome(ReasonCredentialsInvalid, fmt.Sprintf("Credentials are unusable: fix %s",
 			credentialSource(obj)))
 	}
-
-	specChanged := obj.Status.ObservedGeneration != obj.Generation
-	if !specChanged && !deleting && settled(obj) {
-		// Re-checking a settled object is background work: it yields the rate
-		// budget to objects with work pending.
-		ctx = cloud.WithLowPriority(ctx)
-	}
-	if specChanged {
-		// A new spec is a new chance for accounts that failed before.
-		r.bad.forget(key, obj.Spec.AccountIDs)
-	}
-	// A resync accepts what was read this period; a spec change needs a share
-	// list read for it (or a plan that already covered it); a deletion reads fresh.
+	ctx, metaAge, sharesAge := r.freshness(ctx, obj)
 	resyncAge := r.ResyncPeriod * 9 / 10
-	metaAge, sharesAge := resyncAge, resyncAge
-	if deleting {
-		metaAge, sharesAge = freshWindow, freshWindow
-	} else if specChanged {
-		sharesAge = freshWindow
-	}
 	info, metaCached, stop := r.checkImage(ctx, cl, obj, creds, metaAge, now)
 	if stop != nil {
 		return *stop
@@ -175,7 +160,10 @@ func (r *ImageShareReconciler) sync(ctx context.Context, obj *cvmv1alpha1.ImageS
 		return o
 	}
 	plan := planner.Compute(planner.Input{Shared: entry.shares, Members: members, Limit: r.ShareLimit})
-	res := r.execute(ctx, cl, obj.Spec.Region, obj.Spec.ImageID, plan, entry.shares)
+	res, stop := r.apply(ctx, cl, obj, objs, plan, entry.shares)
+	if stop != nil {
+		return *stop
+	}
 	covers := make(map[types.UID]int64, len(objs))
 	for _, o := range objs {
 		covers[o.UID] = o.Generation
@@ -223,10 +211,50 @@ func (r *ImageShareReconciler) sync(ctx context.Context, obj *cvmv1alpha1.ImageS
 		decided.stalled, decided.requeueAfter, decided.err = failure.stalled, failure.requeueAfter, failure.err
 		return decided
 	}
+	decided.settledIntent = true
 	if len(obj.Spec.ReplicaRegions) > 0 || len(obj.Status.Regions) > 0 {
 		decided = r.mergeReplicas(decided, r.syncReplicas(ctx, cl, obj, objs, now))
 	}
 	return decided
+}
+
+// freshness says how old a cached read may be for this reconcile, and marks
+// the re-check of a settled object as background work. A resync accepts what
+// was read this period; a spec change needs a share list read for it (or a
+// plan that already covered it); a deletion reads fresh.
+func (r *ImageShareReconciler) freshness(ctx context.Context, obj *cvmv1alpha1.ImageShare) (context.Context,
+	time.Duration, time.Duration) {
+	deleting := !obj.DeletionTimestamp.IsZero()
+	specChanged := obj.Status.ObservedGeneration != obj.Generation
+	if specChanged {
+		// A new spec is a new chance for accounts that failed before.
+		r.bad.forget(imageKey(obj), obj.Spec.AccountIDs)
+	}
+	resyncAge := r.ResyncPeriod * 9 / 10
+	switch {
+	case deleting:
+		return ctx, freshWindow, freshWindow
+	case specChanged:
+		return ctx, resyncAge, freshWindow
+	case settled(obj):
+		// Re-checking a settled object yields the rate budget to work pending.
+		return cloud.WithLowPriority(ctx), resyncAge, resyncAge
+	}
+	return ctx, resyncAge, resyncAge
+}
+
+// apply records on each ImageShare what it is about to be shared, then runs
+// the plan.
+func (r *ImageShareReconciler) apply(ctx context.Context, cl cloud.Client, obj *cvmv1alpha1.ImageShare,
+	objs []*cvmv1alpha1.ImageShare, plan planner.Plan, shares []string) (execResult, *outcome) {
+	if len(plan.Share) > 0 {
+		if err := r.recordIntent(ctx, objs, plan.Share); err != nil {
+			o := progressing(ReasonProgressing, "Recording the accounts about to be shared failed: retrying")
+			o.err = err
+			return execResult{}, &o
+		}
+	}
+	return r.execute(ctx, cl, obj.Spec.Region, obj.Spec.ImageID, plan, shares), nil
 }
 
 // finishDeletion releases the object once its shares, and its copies'
@@ -443,7 +471,7 @@ func (r *ImageShareReconciler) member(o *cvmv1alpha1.ImageShare, key string, now
 		CreatedAt:      o.CreationTimestamp.Time,
 		Mode:           planner.Mode(o.Spec.Mode),
 		Accounts:       o.Spec.AccountIDs,
-		Managed:        o.Status.SharedAccountIDs,
+		Managed:        managed(o),
 		Deleting:       !o.DeletionTimestamp.IsZero(),
 		CancelOnDelete: o.Spec.DeletionPolicy != cvmv1alpha1.DeletionPolicyOrphan,
 		KnownBad:       map[string]planner.Reason{},
@@ -697,4 +725,16 @@ func settled(obj *cvmv1alpha1.ImageShare) bool {
 		}
 	}
 	return false
+}
+
+// managed is what an object may cancel: what its status says it shared, and
+// what it was about to share when a manager last stopped.
+func managed(o *cvmv1alpha1.ImageShare) []string {
+	out := slices.Clone(o.Status.SharedAccountIDs)
+	for _, a := range pendingShares(o) {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
