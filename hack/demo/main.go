@@ -125,7 +125,7 @@ func parseFlags(args []string) (config, error) {
 	if cfg.keep && cfg.stop {
 		return cfg, errors.New("--keep and --stop exclude each other")
 	}
-	root, err := projectDir()
+	root, err := stack.ProjectDir()
 	if err != nil {
 		return cfg, err
 	}
@@ -142,24 +142,6 @@ func parseFlags(args []string) (config, error) {
 		cfg.k8sVersion = k8sVersion()
 	}
 	return cfg, nil
-}
-
-// projectDir is the nearest directory above the working directory that holds go.mod.
-func projectDir() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("get working directory: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run the demo inside the repository: no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // k8sVersion derives the control plane version from the k8s.io/api this program is built

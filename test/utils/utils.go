@@ -31,6 +31,8 @@ import (
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/imageshare/imageshare-operator/hack/demo/stack"
 )
 
 // AssetsEnv is the variable that names the directory holding kube-apiserver, etcd
@@ -44,22 +46,7 @@ const assetsHint = "run `make test`, or set it to the directory that hack/envtes
 
 // ProjectDir returns the repository root, the nearest directory above the working
 // directory that holds go.mod, so that suites in any package find config/ the same way.
-func ProjectDir() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("get working directory: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("find project root: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
+func ProjectDir() (string, error) { return stack.ProjectDir() }
 
 // AssetsDir returns the directory named by KUBEBUILDER_ASSETS. It fails with a
 // message that says what to do when the variable is unset or the binaries are not

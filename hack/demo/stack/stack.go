@@ -443,3 +443,22 @@ func RelPath(base, path string) string {
 	}
 	return path
 }
+
+// ProjectDir is the repository root: the nearest directory above the working
+// directory that holds go.mod.
+func ProjectDir() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("get working directory: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run inside the repository: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
