@@ -81,6 +81,7 @@ envtest-assets: envtest ## Provide kube-apiserver, etcd and kubectl for envtest 
 test: verify lint fmt vet envtest-assets ## Run every test layer: unit, fuzz corpora, envtest, kubectl end-to-end.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh "$(ENVTEST)" "$(ENVTEST_K8S_VERSION)" "$(LOCALBIN)")" \
 		go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
+	$(MAKE) --no-print-directory test-race
 	$(MAKE) --no-print-directory bench-smoke
 
 .PHONY: bench
@@ -94,8 +95,8 @@ bench-smoke: build envtest-assets ## Run the benchmark at a tiny size, so it kee
 		go run ./hack/bench -n 10 -resync-period 3s -resyncs 2 -changes 6
 
 .PHONY: test-race
-test-race: ## Run the pure and emulator packages under the race detector.
-	go test -race ./internal/planner/... ./internal/emulator/... ./internal/cloud/...
+test-race: ## Run the pure, emulator and adapter packages under the race detector.
+	go test -race -count=1 ./internal/planner/... ./internal/emulator/... ./internal/cloud/...
 
 .PHONY: test-e2e
 test-e2e: envtest-assets ## Run only the kubectl end-to-end tests against a local control plane.
