@@ -129,6 +129,12 @@ func (r *ImageShareReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		if out.release {
 			return
 		}
+		if out.reason == ReasonThrottled && settled(base) {
+			// Waiting for a rate-limit slot to re-check a settled object says
+			// nothing new about it: keep its status (Ready stays Ready across a
+			// manager restart instead of flickering for every GitOps tool).
+			return
+		}
 		r.writeStatus(obj, base, out)
 		if !equality.Semantic.DeepEqual(base.Status, obj.Status) {
 			if err := r.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
