@@ -193,8 +193,8 @@ func (r *ImageShareReconciler) syncReplica(ctx context.Context, cl cloud.Client,
 		st.Message = fmt.Sprintf("Sharing copy %s in %s", st.ImageID, region)
 	default:
 		st.Ready = true
-		st.Message = fmt.Sprintf("Copy %s in %s is shared with all %d listed accounts", st.ImageID, region,
-			len(obj.Spec.AccountIDs))
+		st.Message = fmt.Sprintf("Copy %s in %s is shared with all %s", st.ImageID, region,
+			listedAccounts(len(obj.Spec.AccountIDs)))
 	}
 	return st, true
 }

@@ -64,7 +64,7 @@ func (r *ImageShareReconciler) decide(obj *cvmv1alpha1.ImageShare, self planner.
 	if self.Mode == planner.Observe {
 		if len(view.Missing) == 0 && len(view.Unmanaged) == 0 {
 			o := outcome{ready: metav1.ConditionTrue, reason: ReasonInSync, requeueAfter: jitter(r.ResyncPeriod),
-				message: fmt.Sprintf("Image %s is shared with exactly the %d listed accounts", id, len(view.Shared))}
+				message: fmt.Sprintf("Image %s is shared with exactly the %s", id, listedAccounts(len(view.Shared)))}
 			return o
 		}
 		var parts []string
@@ -112,7 +112,15 @@ func (r *ImageShareReconciler) decide(obj *cvmv1alpha1.ImageShare, self planner.
 	}
 	_ = before
 	return outcome{ready: metav1.ConditionTrue, reason: ReasonShared, requeueAfter: jitter(r.ResyncPeriod),
-		message: fmt.Sprintf("Image %s is shared with all %d listed accounts", id, len(obj.Spec.AccountIDs))}
+		message: fmt.Sprintf("Image %s is shared with all %s", id, listedAccounts(len(obj.Spec.AccountIDs)))}
+}
+
+// listedAccounts says "3 listed accounts", or "1 listed account".
+func listedAccounts(n int) string {
+	if n == 1 {
+		return "1 listed account"
+	}
+	return fmt.Sprintf("%d listed accounts", n)
 }
 
 // listIDs prints sorted IDs, at most ten, so messages stay readable and stable.
