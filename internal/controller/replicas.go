@@ -154,16 +154,8 @@ func (r *ImageShareReconciler) syncReplica(ctx context.Context, cl cloud.Client,
 		r.notify(objs, obj)
 	}
 	self := memberFor(members, obj)
-	failed := r.failedFor(self, region+"/"+st.ImageID, plan, ex, now)
-	reasons := map[string]planner.Reason{}
-	for a, f := range failed {
-		reasons[a] = planner.Reason(f.Reason)
-	}
-	view := planner.Project(self, ex.sharedAfter, reasons, plan)
-	st.SharedAccountIDs, st.FailedAccounts = view.Shared, failedList(failed)
-	if len(st.FailedAccounts) == 0 {
-		st.FailedAccounts = nil
-	}
+	view, failed := r.project(self, region+"/"+st.ImageID, plan, ex, now)
+	st.SharedAccountIDs, st.FailedAccounts = view.Shared, failed
 	if ex.err != nil {
 		st = r.replicaFailure(st, ex.err, listed)
 		return st, true

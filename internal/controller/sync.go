@@ -104,17 +104,13 @@ func (r *ImageShareReconciler) cloudFailure(obj *cvmv1alpha1.ImageShare, err err
 		return r.stalledOutcome(ReasonImageNotShareable, fmt.Sprintf(
 			"Image %s cannot be shared by this account (%s): only custom images you own can be shared",
 			obj.Spec.ImageID, code))
-	case cloud.ReasonCloudError:
+	default:
+		// CloudError, and anything unexpected: retried with backoff.
 		o := progressing(ReasonCloudError, fmt.Sprintf("CVM API call failed (%s): retrying", code))
 		o.ready = metav1.ConditionUnknown
 		o.err = err
 		return o
 	}
-	// Account-level reasons never reach here; anything else is retried.
-	o := progressing(ReasonCloudError, fmt.Sprintf("CVM API call failed (%s): retrying", code))
-	o.ready = metav1.ConditionUnknown
-	o.err = err
-	return o
 }
 
 // sync does the cloud work for obj's image and returns what obj should report.
@@ -192,14 +188,8 @@ func (r *ImageShareReconciler) sync(ctx context.Context, obj *cvmv1alpha1.ImageS
 		return r.finishDeletion(ctx, cl, obj, objs, plan, res, now)
 	}
 
-	failedMap := r.failedFor(self, key, plan, res, now)
-	failedReasons := map[string]planner.Reason{}
-	for a, f := range failedMap {
-		failedReasons[a] = planner.Reason(f.Reason)
-	}
-	view := planner.Project(self, res.sharedAfter, failedReasons, plan)
-	out.view = &view
-	out.failed = failedList(failedMap)
+	view, failed := r.project(self, key, plan, res, now)
+	out.view, out.failed = &view, failed
 	decided := r.decide(obj, self, plan, view, out.failed, res, entry.shares)
 	decided.image, decided.syncedAt, decided.view, decided.failed = out.image, out.syncedAt, out.view, out.failed
 	if res.changed() {
@@ -601,6 +591,22 @@ func accountMessage(ce *cloud.Error) string {
 		return "This is a collaborator (sub) account: list its root account instead"
 	}
 	return ce.Message
+}
+
+// project is self's view of the share list after the plan ran on the image
+// imgKey (region/ID), and its failed accounts sorted by account ID (nil if none).
+func (r *ImageShareReconciler) project(self planner.Member, imgKey string, plan planner.Plan, res execResult,
+	now time.Time) (planner.View, []cvmv1alpha1.FailedAccount) {
+	failed := r.failedFor(self, imgKey, plan, res, now)
+	reasons := make(map[string]planner.Reason, len(failed))
+	for a, f := range failed {
+		reasons[a] = planner.Reason(f.Reason)
+	}
+	view := planner.Project(self, res.sharedAfter, reasons, plan)
+	if len(failed) == 0 {
+		return view, nil
+	}
+	return view, failedList(failed)
 }
 
 // failedFor collects the accounts of self that are not shared and why.
