@@ -113,7 +113,7 @@ func (e *Emulator) lookup(c *call, id string) (*image, *apiError) {
 		return nil, malformedImageID(id)
 	}
 	img, ok := e.images[id]
-	if !ok || img.region != c.region || !img.visibleTo(c.caller.id) {
+	if !ok || img.region != c.region || !img.visibleTo(c.caller.id) || img.hidden(e.now()) {
 		return nil, errf(CodeImageNotFound, "The image `%s` does not exist in region %s.", id, c.region)
 	}
 	return img, nil
@@ -129,6 +129,12 @@ func (e *Emulator) owned(c *call, id string) (*image, *apiError) {
 		return nil, errf(CodeNotBelongToAccount, "The image `%s` does not belong to account %s.", id, c.caller.id)
 	}
 	return img, nil
+}
+
+// hidden is true while a new SyncImages copy is not yet listed (faults.copyVisibilityDelay): the
+// cloud has accepted the copy, but for its callers the ID does not exist yet.
+func (img *image) hidden(now time.Time) bool {
+	return now.Before(img.visibleAt)
 }
 
 func (img *image) visibleTo(acct string) bool {
@@ -183,7 +189,7 @@ func (e *Emulator) describeImages(c *call) (any, *apiError) {
 	matched := []*image{}
 	for _, id := range slices.Sorted(maps.Keys(e.images)) {
 		img := e.images[id]
-		if img.region != c.region || !img.visibleTo(c.caller.id) {
+		if img.region != c.region || !img.visibleTo(c.caller.id) || img.hidden(now) {
 			continue
 		}
 		if len(req.ImageIds) > 0 && !slices.Contains(req.ImageIds, id) {
@@ -339,6 +345,13 @@ func (e *Emulator) modifyImageSharePermission(c *call) (any, *apiError) {
 	}
 	share := *req.Permission == PermissionShare
 	accounts := dedupe(req.AccountIds)
+	// The account IDs' format is a parameter check: it comes before any lookup of the image.
+	for _, acct := range accounts {
+		if !isDigits(acct) {
+			return nil, errf(CodeInvalidAppIDFormat,
+				"The account ID `%s` is not in a valid format: an account ID is the digits of a root account.", acct)
+		}
+	}
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -356,16 +369,21 @@ func (e *Emulator) modifyImageSharePermission(c *call) (any, *apiError) {
 			return nil, apiErr
 		}
 	}
+	if share {
+		if total := len(img.shares) + len(accounts); total > e.shareLimit {
+			return nil, errf(CodeOverQuota,
+				"Sharing image `%s` with %d more accounts would make %d shares, over the limit of %d accounts per image.",
+				img.id, len(accounts), total, e.shareLimit)
+		}
+	}
+	if apiErr := e.shareFails(img, *req.Permission); apiErr != nil {
+		return nil, apiErr
+	}
 	if !share {
 		for _, acct := range accounts {
 			delete(img.shares, acct) // an account the image is not shared with is a no-op
 		}
 		return emptyResponse{}, nil
-	}
-	if total := len(img.shares) + len(accounts); total > e.shareLimit {
-		return nil, errf(CodeOverQuota,
-			"Sharing image `%s` with %d more accounts would make %d shares, over the limit of %d accounts per image.",
-			img.id, len(accounts), total, e.shareLimit)
 	}
 	now := e.now().UTC()
 	for _, acct := range accounts {
@@ -375,6 +393,10 @@ func (e *Emulator) modifyImageSharePermission(c *call) (any, *apiError) {
 }
 
 func checkShareable(img *image, share bool) *apiError {
+	if failed(img.state) {
+		return errf(CodeImageIncorrectState, "The image `%s` is %s; an image whose creation or import failed can "+
+			"never be shared or unshared.", img.id, img.state)
+	}
 	if img.state != StateNormal {
 		return errf(CodeInvalidImageState, "The image `%s` is %s; only a NORMAL image can be shared or unshared.",
 			img.id, img.state)
@@ -466,6 +488,24 @@ func busy(state string) bool {
 	return state == StateCreating || state == StateSyncing || state == StateImporting
 }
 
+// failed is true for the terminal states of an image whose creation or import went wrong: unlike
+// a busy image, waiting will not make it usable.
+func failed(state string) bool {
+	return state == StateCreateFailed || state == StateImportFailed
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 func (e *Emulator) syncImages(c *call) (any, *apiError) {
 	req, apiErr := decode[syncImagesRequest](c)
 	if apiErr != nil {
@@ -479,10 +519,11 @@ func (e *Emulator) syncImages(c *call) (any, *apiError) {
 	}
 	ids, dests := dedupe(req.ImageIds), dedupe(req.DestinationRegions)
 	for _, dest := range dests {
-		if _, ok := e.regions[dest]; !ok {
-			return nil, errf(CodeRegionNotFound, "The destination region `%s` does not exist.", dest)
+		if apiErr := e.checkSyncDestination(dest); apiErr != nil {
+			return nil, apiErr
 		}
 	}
+	visibilityDelay := e.copyVisibilityDelay() // read once: every copy of one call appears at once
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.advance()
@@ -514,6 +555,9 @@ func (e *Emulator) syncImages(c *call) (any, *apiError) {
 	for _, src := range sources {
 		for _, dest := range dests {
 			copied := e.copyImage(src, c.caller.id, dest, req.ImageName, now)
+			if visibilityDelay > 0 {
+				copied.visibleAt = now.Add(visibilityDelay)
+			}
 			made = append(made, wireSyncImage{ImageID: copied.id, Region: dest})
 		}
 	}
@@ -543,6 +587,10 @@ func (e *Emulator) syncSource(c *call, id string, dests []string) (*image, *apiE
 			return nil, errf(CodeInvalidRegionValue,
 				"The shared image `%s` can only be copied into its own region %s, not %s.", id, img.region, dest)
 		}
+	}
+	if failed(img.state) {
+		return nil, errf(CodeImageIncorrectState, "The image `%s` is %s; an image whose creation or import failed "+
+			"cannot be synced.", id, img.state)
 	}
 	if img.state != StateNormal {
 		return nil, errf(CodeInvalidImageState, "The image `%s` is %s; only a NORMAL image can be synced.", id, img.state)

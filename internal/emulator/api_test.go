@@ -456,7 +456,7 @@ func TestSyncImagesRules(t *testing.T) {
 		return send(c, emulator.ActionSyncImages, map[string]any{"ImageIds": []string{id}, "DestinationRegions": regions}, nil)
 	}
 	wantCode(t, syncTo(imgPlain, guangzhou), emulator.CodeInvalidRegionValue)
-	wantCode(t, syncTo(imgPlain, "xx-nowhere"), emulator.CodeRegionNotFound)
+	wantCode(t, syncTo(imgPlain, "xx-nowhere"), emulator.CodeRegionUnavailable, "xx-nowhere", "ap-shanghai")
 	wantCode(t, syncTo(imgBusy, shanghai), emulator.CodeInvalidImageState)
 	wantCode(t, syncTo(imgPublic, shanghai), emulator.CodeNotBelongToAccount)
 	wantCode(t, syncTo(imgSharedIn, shanghai), emulator.CodeInvalidRegionValue)

@@ -29,8 +29,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math"
-	mrand "math/rand/v2"
 	"net/http"
 	"slices"
 	"sync"
@@ -62,6 +60,7 @@ type Emulator struct {
 	accounts     map[string]*account // by account ID; read-only after New
 	keys         map[string]*account // by SecretId; read-only after New
 	regions      map[string]string   // region -> display name; read-only after New
+	syncRegions  map[string]bool     // SyncImages destinations; read-only after New
 
 	mu     sync.Mutex
 	images map[string]*image
@@ -80,6 +79,7 @@ type account struct {
 	id        string
 	secretKey string
 	root      bool
+	denied    map[string]bool // actions a CAM policy denies this account's key
 }
 
 type image struct {
@@ -90,6 +90,9 @@ type image struct {
 	// syncStart and syncUntil bound a SyncImages copy in progress; zero otherwise.
 	syncStart, syncUntil time.Time
 	synced               bool // made by SyncImages
+	// visibleAt is when a new SyncImages copy appears to API callers (faults.copyVisibilityDelay);
+	// zero for an image visible from the start.
+	visibleAt time.Time
 }
 
 // New makes an emulator serving seed. A nil seed is an empty cloud with the defaults.
@@ -109,17 +112,24 @@ func New(seed *Seed) (*Emulator, error) {
 		accounts:     map[string]*account{},
 		keys:         map[string]*account{},
 		regions:      maps.Clone(publicRegions),
+		syncRegions:  map[string]bool{},
 		images:       map[string]*image{},
 		faults:       s.Faults,
 		buckets:      map[bucketKey]*bucket{},
 	}
 	e.resetStats()
 	for _, a := range s.Accounts {
-		acct := &account{id: a.ID, secretKey: a.SecretKey, root: *a.Root}
+		acct := &account{id: a.ID, secretKey: a.SecretKey, root: *a.Root, denied: map[string]bool{}}
+		for _, action := range a.DeniedActions {
+			acct.denied[action] = true
+		}
 		e.accounts[a.ID] = acct
 		if a.SecretID != "" {
 			e.keys[a.SecretID] = acct
 		}
+	}
+	for _, region := range syncImagesRegions {
+		e.syncRegions[region] = true
 	}
 	start := e.now().UTC()
 	for _, si := range s.Images {
@@ -132,7 +142,9 @@ func New(seed *Seed) (*Emulator, error) {
 		}
 		e.images[si.ID] = img
 		if _, ok := e.regions[si.Region]; !ok {
+			// A region only the seed knows is a test region; copies may go there too.
 			e.regions[si.Region] = si.Region
+			e.syncRegions[si.Region] = true
 		}
 	}
 	return e, nil
@@ -164,17 +176,18 @@ func (e *Emulator) serveJSON(w http.ResponseWriter, r *http.Request, value func(
 
 // call is one API request in flight.
 type call struct {
-	action  string
-	region  string
-	caller  *account
-	params  []byte
-	started time.Time
+	requestID string
+	action    string
+	region    string
+	caller    *account
+	params    []byte
+	started   time.Time
 }
 
 func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	requestID := newRequestID()
 	e.delay(r)
-	c, result, apiErr := e.handle(w, r)
+	c, result, apiErr := e.handle(w, r, requestID)
 	e.record(c, apiErr)
 
 	response := map[string]any{"RequestId": requestID}
@@ -206,8 +219,11 @@ func mergeInto(response map[string]any, result any) error {
 }
 
 // handle runs the request pipeline: transport checks, headers, signature, faults, action.
-func (e *Emulator) handle(w http.ResponseWriter, r *http.Request) (*call, any, *apiError) {
-	c := &call{action: r.Header.Get("X-TC-Action"), region: r.Header.Get("X-TC-Region"), started: e.now()}
+func (e *Emulator) handle(w http.ResponseWriter, r *http.Request, requestID string) (*call, any, *apiError) {
+	c := &call{
+		requestID: requestID, action: r.Header.Get("X-TC-Action"), region: r.Header.Get("X-TC-Region"),
+		started: e.now(),
+	}
 	if r.Method != http.MethodPost {
 		return c, nil, errf(CodeUnsupportedProtocol,
 			"The emulator accepts only POST requests with a JSON body, not %s.", r.Method)
@@ -248,6 +264,9 @@ func (e *Emulator) handle(w http.ResponseWriter, r *http.Request) (*call, any, *
 	if apiErr := e.checkRegion(c, spec); apiErr != nil {
 		return c, nil, apiErr
 	}
+	if apiErr := authorize(c); apiErr != nil {
+		return c, nil, apiErr
+	}
 	result, apiErr := spec.run(e, c)
 	return c, result, apiErr
 }
@@ -263,80 +282,6 @@ func (e *Emulator) checkRegion(c *call, spec actionSpec) *apiError {
 		return errf(CodeRegionNotFound, "The region `%s` does not exist.", c.region)
 	}
 	return nil
-}
-
-// delay adds the configured latency to every API call, giving up early if the client does.
-func (e *Emulator) delay(r *http.Request) {
-	e.faultsMu.Lock()
-	latency := e.faults.Latency
-	e.faultsMu.Unlock()
-	if latency <= 0 {
-		return
-	}
-	timer := time.NewTimer(latency)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-	case <-r.Context().Done():
-	}
-}
-
-type bucketKey struct{ account, action string }
-
-// bucket is a token bucket holding up to max(1, qps) calls and refilled at qps per second.
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-// injectFaults applies the qps limit and the error rate, both before the action has any effect.
-func (e *Emulator) injectFaults(c *call) *apiError {
-	e.faultsMu.Lock()
-	defer e.faultsMu.Unlock()
-	qps := e.faults.QPS
-	if q, ok := e.faults.QPSByAction[c.action]; ok {
-		qps = q
-	}
-	if qps > 0 {
-		key := bucketKey{account: c.caller.id, action: actionKey(c.action)}
-		capacity := math.Max(1, qps)
-		b, ok := e.buckets[key]
-		if !ok {
-			b = &bucket{tokens: capacity, last: c.started}
-			e.buckets[key] = b
-		}
-		b.tokens = math.Min(capacity, b.tokens+c.started.Sub(b.last).Seconds()*qps)
-		b.last = c.started
-		if b.tokens < 1 {
-			return errf(CodeRequestLimitExceeded,
-				"Your current request times equals to `%v` per second for action %s, exceeding the frequency limit.",
-				qps, c.action)
-		}
-		b.tokens--
-	}
-	if rate := e.faults.ErrorRate; rate > 0 && mrand.Float64() < rate {
-		return errf(CodeInternalError, "An internal error has occurred. Retry your request (injected fault).")
-	}
-	return nil
-}
-
-func actionKey(action string) string {
-	if _, ok := actions[action]; ok {
-		return action
-	}
-	return InvalidActionKey
-}
-
-// SetFaults replaces the injected faults at run time. Out-of-range values are clamped, and the
-// rate limiter starts afresh.
-func (e *Emulator) SetFaults(f Faults) {
-	f.QPS = math.Max(0, f.QPS)
-	f.ErrorRate = math.Min(1, math.Max(0, f.ErrorRate))
-	f.Latency = max(0, f.Latency)
-	e.faultsMu.Lock()
-	defer e.faultsMu.Unlock()
-	e.faults = f
-	e.buckets = map[bucketKey]*bucket{}
 }
 
 // Stats counts API calls. Calls and CallsByAccount count every call, failed or not;

@@ -54,6 +54,11 @@ const (
 	CodeAccountNotFound       = "InvalidAccountId.NotFound"
 	CodeNotBelongToAccount    = "UnauthorizedOperation.ImageNotBelongToAccount"
 	CodeEncryptedNotSupported = "UnsupportedOperation.EncryptedImagesNotSupported"
+	CodeRegionUnavailable     = "InvalidRegion.Unavailable"
+	CodeCAMUnauthorized       = "AuthFailure.UnauthorizedOperation"
+	CodeInvalidAppIDFormat    = "InvalidParameterValue.InvalidAppIdFormat"
+	CodeImageIncorrectState   = "InvalidImageId.IncorrectState"
+	CodeQImageShareFailed     = "FailedOperation.QImageShareFailed"
 )
 
 // apiError is one {"Error":{"Code","Message"}} answer.

@@ -16,6 +16,12 @@ limitations under the License.
 
 package emulator
 
+import (
+	"maps"
+	"slices"
+	"strings"
+)
+
 // publicRegions are Tencent Cloud's public CVM regions (the SDK's regions package lists the same
 // IDs), so that a caller may address any real region even when no seeded image lives there.
 var publicRegions = map[string]string{
@@ -41,4 +47,27 @@ var publicRegions = map[string]string{
 	"na-siliconvalley":  "US West(Silicon Valley)",
 	"na-toronto":        "North America(Toronto)",
 	"sa-saopaulo":       "South America(São Paulo)",
+}
+
+// syncImagesRegions are the regions Tencent's SyncImages reference documents as supported
+// (API 213/33267, "This API only supports: ..."). The list seen ends at na-ashburn;
+// na-siliconvalley and sa-saopaulo, its alphabetical continuation, are assumed. The other
+// public regions (ap-guangzhou-open, ap-mumbai, eu-moscow, na-toronto) answer
+// InvalidRegion.Unavailable as a SyncImages destination.
+var syncImagesRegions = []string{
+	"ap-bangkok", "ap-beijing", "ap-chengdu", "ap-chongqing", "ap-guangzhou", "ap-hongkong", "ap-jakarta",
+	"ap-nanjing", "ap-seoul", "ap-shanghai", "ap-shanghai-fsi", "ap-shenzhen-fsi", "ap-singapore", "ap-tokyo",
+	"eu-frankfurt", "na-ashburn", "na-siliconvalley", "sa-saopaulo",
+}
+
+// checkSyncDestination refuses a SyncImages destination outside the regions SyncImages accepts,
+// typos included, naming the refused region and the accepted ones so that a client can pass
+// both on to its user.
+func (e *Emulator) checkSyncDestination(dest string) *apiError {
+	if e.syncRegions[dest] {
+		return nil
+	}
+	accepted := slices.Sorted(maps.Keys(e.syncRegions))
+	return errf(CodeRegionUnavailable, "The region %s is not available for SyncImages (this region does not support "+
+		"image synchronization); the regions it accepts are %s.", dest, strings.Join(accepted, ", "))
 }

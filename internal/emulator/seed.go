@@ -27,7 +27,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"sigs.k8s.io/yaml"
 )
@@ -102,6 +101,9 @@ type SeedAccount struct {
 	SecretKey string `json:"secretKey,omitempty"`
 	// Root is false for a collaborator (sub-)account; nil means true.
 	Root *bool `json:"root,omitempty"`
+	// DeniedActions are the API actions a CAM policy denies this account's key: calling one
+	// answers AuthFailure.UnauthorizedOperation. Each must be an action the emulator implements.
+	DeniedActions []string `json:"deniedActions,omitempty"`
 }
 
 // SeedImage is one image at start.
@@ -124,72 +126,6 @@ type SeedImage struct {
 	Encrypted bool `json:"encrypted,omitempty"`
 	// SharedWith lists the accounts the image is shared with at start.
 	SharedWith []string `json:"sharedWith,omitempty"`
-}
-
-// Faults are the failures injected into API calls. Zero values turn each off.
-type Faults struct {
-	// QPS is the calls per second allowed per (account, action); beyond it RequestLimitExceeded.
-	QPS float64 `json:"qps,omitempty"`
-	// ErrorRate is the probability, 0 to 1, that a call fails with InternalError before any effect.
-	ErrorRate float64 `json:"errorRate,omitempty"`
-	// Latency is added to every API call. In YAML and JSON it is a duration string such as "50ms".
-	Latency time.Duration `json:"latency,omitempty"`
-	// QPSByAction overrides QPS for the actions it names, as Tencent documents a
-	// limit per action (10/s for the share APIs, 40/s for DescribeImages).
-	QPSByAction map[string]float64 `json:"qpsByAction,omitempty"`
-}
-
-type faultsJSON struct {
-	QPS         float64            `json:"qps,omitempty"`
-	ErrorRate   float64            `json:"errorRate,omitempty"`
-	Latency     json.RawMessage    `json:"latency,omitempty"`
-	QPSByAction map[string]float64 `json:"qpsByAction,omitempty"`
-}
-
-// MarshalJSON writes Latency as a duration string so that a Seed round-trips through YAML.
-func (f Faults) MarshalJSON() ([]byte, error) {
-	out := struct {
-		QPS         float64            `json:"qps,omitempty"`
-		ErrorRate   float64            `json:"errorRate,omitempty"`
-		Latency     string             `json:"latency,omitempty"`
-		QPSByAction map[string]float64 `json:"qpsByAction,omitempty"`
-	}{QPS: f.QPS, ErrorRate: f.ErrorRate, QPSByAction: f.QPSByAction}
-	if f.Latency != 0 {
-		out.Latency = f.Latency.String()
-	}
-	return json.Marshal(out)
-}
-
-// UnmarshalJSON reads Latency as a duration string ("50ms", "0s") or a bare 0.
-func (f *Faults) UnmarshalJSON(data []byte) error {
-	var aux faultsJSON
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields() // the outer strict decoder does not reach inside a custom unmarshaler
-	if err := dec.Decode(&aux); err != nil {
-		return fmt.Errorf("faults: %w", err)
-	}
-	latency, err := parseLatency(aux.Latency)
-	if err != nil {
-		return err
-	}
-	*f = Faults{QPS: aux.QPS, ErrorRate: aux.ErrorRate, Latency: latency, QPSByAction: aux.QPSByAction}
-	return nil
-}
-
-func parseLatency(raw json.RawMessage) (time.Duration, error) {
-	text := strings.TrimSpace(string(raw))
-	if text == "" || text == "null" || text == "0" {
-		return 0, nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return 0, fmt.Errorf("faults.latency: %s is not a duration string such as \"50ms\"", text)
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("faults.latency: %q is not a duration such as \"50ms\": %w", s, err)
-	}
-	return d, nil
 }
 
 // ParseSeed parses and validates a YAML (or JSON) seed and fills in its defaults.
@@ -306,25 +242,6 @@ func (s *Seed) normalize() (*Seed, error) {
 	return out, nil
 }
 
-func (f Faults) validate() error {
-	var errs []error
-	if f.QPS < 0 {
-		errs = append(errs, fmt.Errorf("faults.qps %v: must not be negative", f.QPS))
-	}
-	if f.ErrorRate < 0 || f.ErrorRate > 1 {
-		errs = append(errs, fmt.Errorf("faults.errorRate %v: must be between 0 and 1", f.ErrorRate))
-	}
-	if f.Latency < 0 {
-		errs = append(errs, fmt.Errorf("faults.latency %v: must not be negative", f.Latency))
-	}
-	for action, qps := range f.QPSByAction {
-		if qps < 0 {
-			errs = append(errs, fmt.Errorf("faults.qpsByAction.%s %v: must not be negative", action, qps))
-		}
-	}
-	return errors.Join(errs...)
-}
-
 func normalizeAccounts(in []SeedAccount) ([]SeedAccount, error) {
 	out := make([]SeedAccount, 0, len(in))
 	ids := map[string]bool{}
@@ -345,9 +262,16 @@ func normalizeAccounts(in []SeedAccount) ([]SeedAccount, error) {
 			}
 			keys[a.SecretID] = a.ID
 		}
+		for _, action := range a.DeniedActions {
+			if _, ok := actions[action]; !ok {
+				return nil, fmt.Errorf("%s: deniedActions %q is not an action the emulator implements (%s)",
+					where, action, strings.Join(slices.Sorted(maps.Keys(actions)), ", "))
+			}
+		}
 		ids[a.ID] = true
 		root := a.Root == nil || *a.Root
 		a.Root = &root
+		a.DeniedActions = slices.Clone(a.DeniedActions)
 		out = append(out, a)
 	}
 	return out, nil
