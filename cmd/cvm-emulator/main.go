@@ -18,7 +18,7 @@ limitations under the License.
 // actions, for tests, the demo and benchmarks. See docs/emulator.md.
 //
 //	cvm-emulator --listen 127.0.0.1:9000 --seed seed.yaml [--share-limit N] [--sync-seconds N]
-//	             [--qps N] [--error-rate R] [--latency D]
+//	             [--qps N] [--error-rate R] [--latency D] [--copy-visibility-delay D] [--share-fail-rate R]
 //
 // Once it listens it prints exactly "listening on ADDR" on stdout, ADDR being the bound address,
 // so that --listen 127.0.0.1:0 can be used. SIGINT or SIGTERM shut it down gracefully.
@@ -64,6 +64,10 @@ func run(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logg
 	qps := fs.Float64("qps", 0, "override the seed's faults.qps (calls per second per account and action; 0 = off)")
 	errorRate := fs.Float64("error-rate", 0, "override the seed's faults.errorRate (0 to 1)")
 	latency := fs.Duration("latency", 0, "override the seed's faults.latency (e.g. 50ms)")
+	copyVisibilityDelay := fs.Duration("copy-visibility-delay", 0,
+		"override the seed's faults.copyVisibilityDelay (how long a new SyncImages copy stays unlisted, e.g. 3s)")
+	shareFailRate := fs.Float64("share-fail-rate", 0,
+		"override the seed's faults.shareFailRate (0 to 1; SHARE/CANCEL fails with FailedOperation.QImageShareFailed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -91,6 +95,10 @@ func run(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logg
 			seed.Faults.ErrorRate = *errorRate
 		case "latency":
 			seed.Faults.Latency = *latency
+		case "copy-visibility-delay":
+			seed.Faults.CopyVisibilityDelay = *copyVisibilityDelay
+		case "share-fail-rate":
+			seed.Faults.ShareFailRate = *shareFailRate
 		}
 	})
 	emu, err := emulator.New(seed)

@@ -19,6 +19,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -133,6 +134,54 @@ func TestFaultFlags(t *testing.T) {
 	}
 }
 
+func TestShareFailRateFlag(t *testing.T) {
+	addr, stop := serve(t, "--listen", "127.0.0.1:0", "--seed", writeSeed(t, testSeed), "--share-fail-rate", "1")
+	defer func() { _ = stop() }()
+	var sdkErr *tcerr.TencentCloudSDKError
+	if err := share(addr, "100000000002"); !errors.As(err, &sdkErr) || sdkErr.Code != "FailedOperation.QImageShareFailed" {
+		t.Errorf("share with --share-fail-rate 1: %v, want FailedOperation.QImageShareFailed", err)
+	}
+}
+
+func TestCopyVisibilityDelayFlag(t *testing.T) {
+	addr, stop := serve(t, "--listen", "127.0.0.1:0", "--seed", writeSeed(t, testSeed),
+		"--copy-visibility-delay", "1h")
+	defer func() { _ = stop() }()
+	var synced struct {
+		Response struct{ ImageSet []struct{ ImageId string } }
+	}
+	if err := call(addr, "ap-guangzhou", "SyncImages", map[string]any{
+		"ImageIds": []string{"img-aaaa0001"}, "DestinationRegions": []string{"ap-shanghai"}, "ImageSetRequired": true,
+	}, &synced); err != nil || len(synced.Response.ImageSet) != 1 {
+		t.Fatalf("SyncImages: %v %+v", err, synced)
+	}
+	var listed struct{ Response struct{ TotalCount int } }
+	if err := call(addr, "ap-shanghai", "DescribeImages",
+		map[string]any{"ImageIds": []string{synced.Response.ImageSet[0].ImageId}}, &listed); err != nil {
+		t.Fatalf("DescribeImages: %v", err)
+	}
+	if listed.Response.TotalCount != 0 {
+		t.Errorf("with --copy-visibility-delay 1h the new copy is listed at once")
+	}
+}
+
+// call sends action as the seed's owner and decodes the answer into out.
+func call(addr, region, action string, params map[string]any, out any) error {
+	prof := profile.NewClientProfile()
+	prof.HttpProfile.Endpoint = addr
+	prof.HttpProfile.Scheme = "http"
+	c := common.NewCommonClient(common.NewCredential("AKIDowner0001", "owner-secret-1"), region, prof)
+	req := tchttp.NewCommonRequest("cvm", "2017-03-12", action)
+	if err := req.SetActionParameters(params); err != nil {
+		return err
+	}
+	resp := tchttp.NewCommonResponse()
+	if err := c.Send(req, resp); err != nil {
+		return err
+	}
+	return json.Unmarshal(resp.GetBody(), out)
+}
+
 func TestRunsWithoutASeed(t *testing.T) {
 	addr, stop := serve(t, "--listen", "127.0.0.1:0", "--latency", "1ms", "--qps", "5", "--sync-seconds", "0")
 	var sdkErr *tcerr.TencentCloudSDKError
@@ -151,6 +200,8 @@ func TestRejectsBadInput(t *testing.T) {
 		"duplicate image in seed": {"--listen", "127.0.0.1:0", "--seed", bad},
 		"missing seed file":       {"--seed", filepath.Join(t.TempDir(), "none.yaml")},
 		"bad error rate":          {"--listen", "127.0.0.1:0", "--error-rate", "2"},
+		"bad share fail rate":     {"--listen", "127.0.0.1:0", "--share-fail-rate", "-1"},
+		"negative visibility":     {"--listen", "127.0.0.1:0", "--copy-visibility-delay", "-1s"},
 		"unknown flag":            {"--shares", "3"},
 		"stray argument":          {"serve"},
 		"bad listen address":      {"--listen", "nowhere"},

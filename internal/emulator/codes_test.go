@@ -58,6 +58,11 @@ func TestErrorCodesAreTencentsNames(t *testing.T) {
 		emulator.CodeAccountNotFound:       "InvalidAccountId.NotFound",
 		emulator.CodeNotBelongToAccount:    "UnauthorizedOperation.ImageNotBelongToAccount",
 		emulator.CodeEncryptedNotSupported: "UnsupportedOperation.EncryptedImagesNotSupported",
+		emulator.CodeRegionUnavailable:     "InvalidRegion.Unavailable",
+		emulator.CodeCAMUnauthorized:       "AuthFailure.UnauthorizedOperation",
+		emulator.CodeInvalidAppIDFormat:    "InvalidParameterValue.InvalidAppIdFormat",
+		emulator.CodeImageIncorrectState:   "InvalidImageId.IncorrectState",
+		emulator.CodeQImageShareFailed:     "FailedOperation.QImageShareFailed",
 	} {
 		if got != want {
 			t.Errorf("code %q, want %q", got, want)
