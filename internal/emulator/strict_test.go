@@ -127,7 +127,7 @@ func TestCopyVisibilityDelayRoundTrips(t *testing.T) {
 func TestSyncImagesRefusesRegionsItDoesNotServe(t *testing.T) {
 	emu, addr := start(t)
 	c := ownerClient(addr, guangzhou)
-	for _, dest := range []string{"ap-shanghia", "ap-mumbai", "eu-moscow"} {
+	for _, dest := range []string{"ap-sh4nghai", "ap-mumbai", "eu-moscow"} {
 		err := send(c, emulator.ActionSyncImages,
 			map[string]any{"ImageIds": []string{imgPlain}, "DestinationRegions": []string{shanghai, dest}}, nil)
 		wantCode(t, err, emulator.CodeRegionUnavailable,
@@ -137,9 +137,9 @@ func TestSyncImagesRefusesRegionsItDoesNotServe(t *testing.T) {
 		t.Errorf("a refused SyncImages made copies: %d images", n)
 	}
 	// The source region keeps its own check.
-	wantCode(t, send(ownerClient(addr, "ap-shanghia"), emulator.ActionSyncImages,
+	wantCode(t, send(ownerClient(addr, "ap-sh4nghai"), emulator.ActionSyncImages,
 		map[string]any{"ImageIds": []string{imgPlain}, "DestinationRegions": []string{shanghai}}, nil),
-		emulator.CodeRegionNotFound, "ap-shanghia")
+		emulator.CodeRegionNotFound, "ap-sh4nghai")
 }
 
 func TestSyncImagesAcceptsARegionOnlyTheSeedNames(t *testing.T) {
