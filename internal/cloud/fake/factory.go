@@ -86,7 +86,7 @@ func (f *Factory) Used() []cloud.Credentials {
 func (f *Factory) UsedSecretIDs() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []string
+	out := make([]string, 0, len(f.used))
 	for _, c := range f.used {
 		out = append(out, c.SecretID)
 	}
