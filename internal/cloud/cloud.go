@@ -73,32 +73,66 @@ func IsLowPriority(ctx context.Context) bool {
 }
 
 // Client is a CVM API client bound to one set of credentials.
+//
+// The contract every implementation keeps, so that a reconcile can call it
+// without guarding against the provider:
+//
+//   - Idempotent. Every method may be called again with the same arguments
+//     after a crash, a timeout or a lost answer, and the outcome is the same:
+//     sharing an account that is already shared, or cancelling one that is not
+//     shared, succeeds. Copy is the exception the caller handles: a repeated
+//     Copy makes a second copy, which is why FindImagesByName exists.
+//   - Never blocks a worker beyond one call. An implementation does not sleep
+//     for a rate limit, a retry or a backoff. The client-side limiter (per
+//     credential and action) never waits: with no token free now, the call
+//     books the next free slot for that request and fails at once with
+//     ReasonThrottled and Error.RetryAfter set to when the slot comes; the
+//     caller requeues and its retry of the same request uses the booked slot.
+//     A WithLowPriority call books nothing and is told to come back later.
+//     Likewise, while the endpoint is not answering, calls fail at once with
+//     ReasonCloudError and RetryAfter instead of dialling it. A method may
+//     make a few calls in sequence (chunks of IDs, the retries that make Share
+//     and Cancel idempotent), each bounded by the call timeout.
+//   - Errors are *Error, classified once by the adapter: the caller switches
+//     on Error.Reason and never sees a provider code or SDK type. An error
+//     not carrying an *Error (a bug) is treated as CloudError by ReasonOf.
 type Client interface {
 	// DescribeImages returns the images among ids that the caller can see in
 	// region, keyed by ID. Missing IDs are simply absent: that is not an error.
 	DescribeImages(ctx context.Context, region string, ids []string) (map[string]Image, error)
-	// ListShares returns the account IDs the image is shared with.
+	// ListShares returns the account IDs the image is shared with, sorted.
 	ListShares(ctx context.Context, region, imageID string) ([]string, error)
-	// Share shares the image with accounts. Tencent fails the whole call when
-	// one account is bad; the *Error then names it in Account.
+	// Share shares the image with accounts. An account already shared counts
+	// as success, so ReasonAlreadyShared never comes out of Share. Tencent
+	// fails the whole call when one account is bad (AccountScoped reasons);
+	// the *Error then names it in Account, nothing was shared by that call,
+	// and the caller retries without it.
 	Share(ctx context.Context, region, imageID string, accounts []string) error
-	// Cancel cancels the image's shares with accounts.
+	// Cancel cancels the image's shares with accounts. An account the image
+	// is not shared with counts as success; a bad account fails the whole call
+	// as for Share, naming it in Account.
 	Cancel(ctx context.Context, region, imageID string, accounts []string) error
-	// Regions lists the regions the account can use.
+	// Regions lists the regions the account can use, sorted: the caller names
+	// them when a copy to a region the API does not accept fails.
 	Regions(ctx context.Context) ([]string, error)
 	// FindImagesByName returns the caller's own images named name in region:
 	// how a copy made before a crash is found again instead of copied twice.
 	FindImagesByName(ctx context.Context, region, name string) ([]Image, error)
 	// Copy copies the image to the destination regions (SyncImages) under the
-	// name given and returns the new image ID in each region.
+	// name given and returns the new image ID in each region. A destination
+	// the API refuses is ReasonCopyFailed with Error.Region naming it when
+	// the provider's answer allows.
 	Copy(ctx context.Context, region, imageID string, destinations []string, name string) (map[string]string, error)
-	// Delete deletes an image; Tencent refuses while it is shared.
+	// Delete deletes an image; Tencent refuses while it is shared
+	// (ReasonImageInUse).
 	Delete(ctx context.Context, region, imageID string) error
 }
 
 // Factory makes a Client for a set of credentials. Implementations should
 // reuse clients (and their rate limiters) for equal credentials.
 type Factory interface {
+	// ClientFor returns the Client for creds; it fails only when creds are
+	// unusable (e.g. an empty key), never by calling the cloud.
 	ClientFor(creds Credentials) (Client, error)
 }
 
@@ -119,17 +153,25 @@ const (
 	ReasonShareLimitExceeded Reason = "ShareLimitExceeded"
 	// ReasonCredentialsInvalid: AuthFailure.* (terminal until the Secret changes).
 	ReasonCredentialsInvalid Reason = "CredentialsInvalid"
+	// ReasonPermissionDenied: the credentials are valid but CAM denies the
+	// action, named in Error.Op (terminal until the policy changes).
+	ReasonPermissionDenied Reason = "PermissionDenied"
 	// ReasonAccountNotFound: a listed account does not exist (terminal for that account).
 	ReasonAccountNotFound Reason = "AccountNotFound"
 	// ReasonAccountIsOwner: a listed account is the image owner (terminal for that account).
 	ReasonAccountIsOwner Reason = "AccountIsOwner"
 	// ReasonNotRootAccount: a listed account is a collaborator (terminal for that account).
 	ReasonNotRootAccount Reason = "NotRootAccount"
-	// ReasonAlreadyShared: SHARE of an account that is already shared. After a
-	// crash between the call and the status write this is success.
+	// ReasonInvalidAccountID: a listed account is not a well-formed account
+	// ID (terminal for that account).
+	ReasonInvalidAccountID Reason = "InvalidAccountId"
+	// ReasonAlreadyShared: SHARE of an account that is already shared. The
+	// adapter's Share absorbs it (the account counts as shared), so callers
+	// of Client.Share never see it; it stays for adapters' internal use.
 	ReasonAlreadyShared Reason = "AlreadyShared"
 	// ReasonCopyFailed: a copy to another region was refused, e.g. the image
-	// quota there is full (terminal for that region).
+	// quota there is full or the API does not accept the region; Error.Region
+	// names the region when known (terminal for that region).
 	ReasonCopyFailed Reason = "CopyFailed"
 	// ReasonImageInUse: a copy cannot be deleted while it is shared (retried).
 	ReasonImageInUse Reason = "ImageInUse"
@@ -153,6 +195,9 @@ type Error struct {
 	Reason Reason
 	// Account is the account the failure is about, when the provider named one.
 	Account string
+	// Region is the destination region a copy failure (ReasonCopyFailed) is
+	// about: the one the provider's message names, or the only destination.
+	Region string
 	// RequestID identifies the call for the provider's support.
 	RequestID string
 	// RetryAfter, when set, is how long to wait before trying again (a
@@ -160,6 +205,7 @@ type Error struct {
 	RetryAfter time.Duration
 }
 
+// Error formats the failure as "Op: Code: Message (RequestId ...)".
 func (e *Error) Error() string {
 	s := fmt.Sprintf("%s: %s: %s", e.Op, e.Code, e.Message)
 	if e.RequestID != "" {
@@ -181,7 +227,8 @@ func (e *Error) Terminal() bool {
 // than the image or the call, so the other accounts can still be shared.
 func (e *Error) AccountScoped() bool {
 	switch e.Reason {
-	case ReasonAccountNotFound, ReasonAccountIsOwner, ReasonNotRootAccount, ReasonAlreadyShared:
+	case ReasonAccountNotFound, ReasonAccountIsOwner, ReasonNotRootAccount, ReasonInvalidAccountID,
+		ReasonAlreadyShared:
 		return true
 	}
 	return false

@@ -31,6 +31,9 @@ const (
 	DefaultEndpoint = "cvm.tencentcloudapi.com"
 	// maxIDsPerCall is the most image or account IDs Tencent takes in one call.
 	maxIDsPerCall = 100
+
+	actionModifyShare = "ModifyImageSharePermission"
+	actionSyncImages  = "SyncImages"
 )
 
 // Options configure every client the factory makes.
@@ -52,42 +55,6 @@ type Factory struct {
 	mu      sync.Mutex
 	clients map[string]*Client
 	breaker *breaker
-}
-
-// breaker stops calls to an endpoint that does not answer: after a network
-// failure, calls fail at once for a cool-down that doubles with each further
-// failure (up to a minute), and one call at a time probes the endpoint. Any
-// answer from the API, even an error, closes it. Without it, an outage would
-// cost a call per object per retry, however many objects wait.
-type breaker struct {
-	mu        sync.Mutex
-	failures  int
-	openUntil time.Time
-}
-
-// allow reports how long calls must still wait, or 0.
-func (b *breaker) allow(now time.Time) time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if wait := b.openUntil.Sub(now); wait > 0 {
-		return wait
-	}
-	if b.failures > 0 {
-		// Half-open: let this call probe, hold the others back meanwhile.
-		b.openUntil = now.Add(time.Second)
-	}
-	return 0
-}
-
-func (b *breaker) record(now time.Time, networkFailure bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !networkFailure {
-		b.failures, b.openUntil = 0, time.Time{}
-		return
-	}
-	b.failures++
-	b.openUntil = now.Add(min(time.Duration(1<<min(b.failures, 7))*500*time.Millisecond, time.Minute))
 }
 
 // NewFactory returns a Factory; zero options take safe defaults.
@@ -226,7 +193,7 @@ func (c *Client) limiter(action string) *rate.Limiter {
 // The retry of the same request then uses its booked slot: callers are served
 // in the order they came, and none can starve behind others that retry more
 // often.
-func (c *Client) call(ctx context.Context, region, action, slot string, req, resp any, accounts []string) error {
+func (c *Client) call(ctx context.Context, region, action, slot string, req, resp any, about subject) error {
 	if wait := c.breaker.allow(time.Now()); wait > 0 {
 		observeCall(action, "ClientError.EndpointDown", 0)
 		return &cloud.Error{Op: action, Code: codeNetworkError, Reason: cloud.ReasonCloudError,
@@ -251,7 +218,7 @@ func (c *Client) call(ctx context.Context, region, action, slot string, req, res
 	start := time.Now()
 	err = c.sdkClient(region).Send(request, resp.(tchttp.Response))
 	if err != nil {
-		ce := classify(action, err, accounts)
+		ce := classify(action, err, about)
 		observeCall(action, ce.Code, time.Since(start))
 		c.breaker.record(time.Now(), ce.RequestID == "" && ce.Reason == cloud.ReasonCloudError)
 		return ce
@@ -267,7 +234,7 @@ func (c *Client) DescribeImages(ctx context.Context, region string, ids []string
 	for chunk := range slices.Chunk(ids, maxIDsPerCall) {
 		req := describeImagesRequest{ImageIds: chunk, Limit: uint64(len(chunk))}
 		resp := &describeImagesResponse{BaseResponse: &tchttp.BaseResponse{}}
-		if err := c.call(ctx, region, "DescribeImages", chunk[0], req, resp, nil); err != nil {
+		if err := c.call(ctx, region, "DescribeImages", chunk[0], req, resp, subject{}); err != nil {
 			return nil, err
 		}
 		for _, img := range resp.Response.ImageSet {
@@ -281,7 +248,7 @@ func (c *Client) DescribeImages(ctx context.Context, region string, ids []string
 func (c *Client) ListShares(ctx context.Context, region, imageID string) ([]string, error) {
 	req := describeImageSharePermissionRequest{ImageID: imageID}
 	resp := &describeImageSharePermissionResponse{BaseResponse: &tchttp.BaseResponse{}}
-	if err := c.call(ctx, region, "DescribeImageSharePermission", imageID, req, resp, nil); err != nil {
+	if err := c.call(ctx, region, "DescribeImageSharePermission", imageID, req, resp, subject{}); err != nil {
 		return nil, err
 	}
 	accounts := make([]string, 0, len(resp.Response.SharePermissionSet))
@@ -292,31 +259,10 @@ func (c *Client) ListShares(ctx context.Context, region, imageID string) ([]stri
 	return slices.Compact(accounts), nil
 }
 
-// Share implements cloud.Client.
-func (c *Client) Share(ctx context.Context, region, imageID string, accounts []string) error {
-	return c.modify(ctx, region, imageID, "SHARE", accounts)
-}
-
-// Cancel implements cloud.Client.
-func (c *Client) Cancel(ctx context.Context, region, imageID string, accounts []string) error {
-	return c.modify(ctx, region, imageID, "CANCEL", accounts)
-}
-
-func (c *Client) modify(ctx context.Context, region, imageID, permission string, accounts []string) error {
-	for chunk := range slices.Chunk(accounts, maxIDsPerCall) {
-		req := modifyImageSharePermissionRequest{ImageID: imageID, AccountIDs: chunk, Permission: permission}
-		resp := &modifyImageSharePermissionResponse{BaseResponse: &tchttp.BaseResponse{}}
-		if err := c.call(ctx, region, "ModifyImageSharePermission", imageID, req, resp, chunk); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // Regions implements cloud.Client.
 func (c *Client) Regions(ctx context.Context) ([]string, error) {
 	resp := &describeRegionsResponse{BaseResponse: &tchttp.BaseResponse{}}
-	if err := c.call(ctx, "ap-guangzhou", "DescribeRegions", "", struct{}{}, resp, nil); err != nil {
+	if err := c.call(ctx, "ap-guangzhou", "DescribeRegions", "", struct{}{}, resp, subject{}); err != nil {
 		return nil, err
 	}
 	var out []string
@@ -334,7 +280,7 @@ func (c *Client) FindImagesByName(ctx context.Context, region, name string) ([]c
 	req := describeImagesRequest{Filters: []filter{{Name: "image-name", Values: []string{name}},
 		{Name: "image-type", Values: []string{cloud.ImageTypePrivate}}}, Limit: maxIDsPerCall}
 	resp := &describeImagesResponse{BaseResponse: &tchttp.BaseResponse{}}
-	if err := c.call(ctx, region, "DescribeImages", "name="+name, req, resp, nil); err != nil {
+	if err := c.call(ctx, region, "DescribeImages", "name="+name, req, resp, subject{}); err != nil {
 		return nil, err
 	}
 	var out []cloud.Image
@@ -353,7 +299,7 @@ func (c *Client) Copy(ctx context.Context, region, imageID string, destinations 
 	req := syncImagesRequest{ImageIds: []string{imageID}, DestinationRegions: destinations, ImageName: name,
 		ImageSetRequired: true}
 	resp := &syncImagesResponse{BaseResponse: &tchttp.BaseResponse{}}
-	if err := c.call(ctx, region, "SyncImages", imageID, req, resp, nil); err != nil {
+	if err := c.call(ctx, region, actionSyncImages, imageID, req, resp, subject{regions: destinations}); err != nil {
 		return nil, err
 	}
 	out := map[string]string{}
@@ -366,5 +312,5 @@ func (c *Client) Copy(ctx context.Context, region, imageID string, destinations 
 // Delete implements cloud.Client.
 func (c *Client) Delete(ctx context.Context, region, imageID string) error {
 	resp := &deleteImagesResponse{BaseResponse: &tchttp.BaseResponse{}}
-	return c.call(ctx, region, "DeleteImages", imageID, deleteImagesRequest{ImageIds: []string{imageID}}, resp, nil)
+	return c.call(ctx, region, "DeleteImages", imageID, deleteImagesRequest{ImageIds: []string{imageID}}, resp, subject{})
 }

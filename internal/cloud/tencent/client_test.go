@@ -124,20 +124,80 @@ func TestShareListCancel(t *testing.T) {
 	if err != nil || !slices.Equal(got, []string{r2, r4}) {
 		t.Fatalf("ListShares = %v, %v", got, err)
 	}
-	// Tencent's SHARE is not idempotent: the adapter classifies the repeat and names the account.
-	ce := wantReason(t, c.Share(ctx, gz, imgA, []string{r2}), cloud.ReasonAlreadyShared,
-		"FailedOperation.AccountAlreadyExists")
-	if ce.Account != r2 || ce.Terminal() {
-		t.Fatalf("AlreadyShared: account %q terminal %v", ce.Account, ce.Terminal())
-	}
 	if err := c.Cancel(ctx, gz, imgA, []string{r2}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := c.ListShares(ctx, gz, imgA); !slices.Equal(got, []string{r4}) {
 		t.Fatalf("after cancel: %v", got)
 	}
-	if n := emu.Stats().Calls["ModifyImageSharePermission"]; n != 3 {
-		t.Fatalf("ModifyImageSharePermission calls = %d, want 3 (no SDK retries)", n)
+	if n := emu.Stats().Calls["ModifyImageSharePermission"]; n != 2 {
+		t.Fatalf("ModifyImageSharePermission calls = %d, want 2 (no SDK retries)", n)
+	}
+}
+
+// TestShareAndCancelAreIdempotent: Tencent refuses a SHARE naming an account
+// already shared; the adapter drops that account and shares the rest.
+func TestShareAndCancelAreIdempotent(t *testing.T) {
+	c, emu := ownerClient(t)
+	ctx := context.Background()
+	calls := func() int { return emu.Stats().Calls["ModifyImageSharePermission"] }
+	if err := c.Share(ctx, gz, imgA, []string{r2}); err != nil {
+		t.Fatal(err)
+	}
+	before := calls()
+	if err := c.Share(ctx, gz, imgA, []string{r2}); err != nil {
+		t.Fatalf("sharing again: %v", err)
+	}
+	if err := c.Share(ctx, gz, imgA, []string{r2, r4}); err != nil {
+		t.Fatalf("sharing a shared and a new account: %v", err)
+	}
+	if got, _ := c.ListShares(ctx, gz, imgA); !slices.Equal(got, []string{r2, r4}) {
+		t.Fatalf("shares = %v, want both", got)
+	}
+	// One call for the repeat, two for the mix: at most len(accounts) per Share.
+	if n := calls() - before; n != 3 {
+		t.Fatalf("calls = %d, want 3", n)
+	}
+	// Another bad account still fails the whole call, naming it.
+	ce := wantReason(t, c.Share(ctx, gz, imgA, []string{r2, "100000000777"}), cloud.ReasonAccountNotFound, "")
+	if ce.Account != "100000000777" {
+		t.Fatalf("account = %q", ce.Account)
+	}
+	if err := c.Cancel(ctx, gz, imgA, []string{r2, r4}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Cancel(ctx, gz, imgA, []string{r2, r4}); err != nil {
+		t.Fatalf("cancelling accounts that are not shared: %v", err)
+	}
+	ce = wantReason(t, c.Cancel(ctx, gz, imgA, []string{r2, collab}), cloud.ReasonNotRootAccount, "")
+	if ce.Account != collab {
+		t.Fatalf("cancel: account = %q", ce.Account)
+	}
+	if got, _ := c.ListShares(ctx, gz, imgA); len(got) != 0 {
+		t.Fatalf("shares after cancel = %v", got)
+	}
+}
+
+// TestRegions: the accepted regions come from DescribeRegions, sorted.
+func TestRegions(t *testing.T) {
+	c, _ := ownerClient(t)
+	got, err := c.Regions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.IsSorted(got) || !slices.Contains(got, gz) || !slices.Contains(got, sh) ||
+		slices.Contains(got, "xx-nowhere") {
+		t.Fatalf("Regions = %v", got)
+	}
+}
+
+// TestCopyToARegionTheAPIRefuses: the copy's failure names the destination.
+func TestCopyToARegionTheAPIRefuses(t *testing.T) {
+	c, _ := ownerClient(t)
+	_, err := c.Copy(context.Background(), gz, imgA, []string{sh, "xx-nowhere"}, "copy-name")
+	ce := wantReason(t, err, cloud.ReasonCopyFailed, "")
+	if ce.Region != "xx-nowhere" || !ce.Terminal() {
+		t.Fatalf("region %q terminal %v", ce.Region, ce.Terminal())
 	}
 }
 

@@ -1,0 +1,42 @@
+package tencent
+
+import (
+	"sync"
+	"time"
+)
+
+// breaker stops calls to an endpoint that does not answer: after a network
+// failure, calls fail at once for a cool-down that doubles with each further
+// failure (up to a minute), and one call at a time probes the endpoint. Any
+// answer from the API, even an error, closes it. Without it, an outage would
+// cost a call per object per retry, however many objects wait.
+type breaker struct {
+	mu        sync.Mutex
+	failures  int
+	openUntil time.Time
+}
+
+// allow reports how long calls must still wait, or 0.
+func (b *breaker) allow(now time.Time) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if wait := b.openUntil.Sub(now); wait > 0 {
+		return wait
+	}
+	if b.failures > 0 {
+		// Half-open: let this call probe, hold the others back meanwhile.
+		b.openUntil = now.Add(time.Second)
+	}
+	return 0
+}
+
+func (b *breaker) record(now time.Time, networkFailure bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !networkFailure {
+		b.failures, b.openUntil = 0, time.Time{}
+		return
+	}
+	b.failures++
+	b.openUntil = now.Add(min(time.Duration(1<<min(b.failures, 7))*500*time.Millisecond, time.Minute))
+}
