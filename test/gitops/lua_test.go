@@ -14,6 +14,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/yaml"
 )
 
@@ -293,5 +294,76 @@ func TestArgoConfigMapPatch(t *testing.T) {
 		if key != argoConfigMapKey {
 			t.Errorf("argocd-cm-patch.yaml sets %s too: the patch should only add the health check", key)
 		}
+	}
+}
+
+// newStalledReasons are terminal reasons a Stalled ImageShare can show that no
+// captured situation holds yet: PermissionDenied (CAM denies the owner's keys
+// an action; only a policy change outside the cluster helps) and CopyFailed (a
+// replica region refused the copy, e.g. its image quota is full). Each is set
+// on a captured Stalled object, with a message of the controller's style; the
+// Argo CD health must be Degraded and name the reason, with no change to
+// health.lua, which keys on Stalled=True and never on reasons.
+var newStalledReasons = []struct{ reason, message string }{
+	{"PermissionDenied", "Tencent Cloud denied cvm:ModifyImageSharePermission on img-creds002 " +
+		"(UnauthorizedOperation.CamNoAuth): grant it to the keys of Secret team-a/wrong-credentials"},
+	{"CopyFailed", "Copying to ap-shanghai failed (LimitExceeded.ImageQuotaLimitExceeded): free image quota " +
+		"there or remove the region"},
+}
+
+// withReason returns obj with every condition's reason and message replaced.
+func withReason(t *testing.T, obj *unstructured.Unstructured, reason, message string) *unstructured.Unstructured {
+	t.Helper()
+	out := obj.DeepCopy()
+	conditions, _, err := unstructured.NestedSlice(out.Object, "status", "conditions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range conditions {
+		c.(map[string]any)["reason"] = reason
+		c.(map[string]any)["message"] = message
+	}
+	if err := unstructured.SetNestedSlice(out.Object, conditions, "status", "conditions"); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestNewStalledReasonsAreDegraded: a Stalled object with reason
+// PermissionDenied or CopyFailed is Degraded in Argo CD (and kstatus Failed,
+// so Flux fails fast on it), with "<reason>: <message>" as the message; once
+// its spec changes while the manager is down, it is Progressing again.
+func TestNewStalledReasonsAreDegraded(t *testing.T) {
+	script := healthScript(t)
+	base := readTestdata(t, "credentials-invalid")
+	if ready, stalled := condition(t, base, "Ready"), condition(t, base, "Stalled"); ready == nil ||
+		ready["status"] != "False" || stalled == nil || stalled["status"] != "True" {
+		t.Fatalf("testdata/credentials-invalid.yaml is no longer Ready=False, Stalled=True: %v, %v", ready, stalled)
+	}
+	for _, tc := range newStalledReasons {
+		t.Run(tc.reason, func(t *testing.T) {
+			obj := withReason(t, base, tc.reason, tc.message)
+			got, err := argoHealth(script, obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (healthStatus{Status: argoDegraded, Message: tc.reason + ": " + tc.message}); got != want {
+				t.Errorf("health.lua returned\n  %+v\nwant\n  %+v", got, want)
+			}
+			checkKstatus(t, situation{file: "credentials-invalid with reason " + tc.reason, row: rowStalled,
+				argo: argoDegraded, kstatus: status.FailedStatus}, obj)
+
+			// The spec was fixed (a new generation) while the manager was down:
+			// the Stalled condition describes the old one, so not Degraded.
+			stale := obj.DeepCopy()
+			stale.SetGeneration(obj.GetGeneration() + 1)
+			got, err = argoHealth(script, stale)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != argoProgressing {
+				t.Errorf("with a generation the controller has not seen: %+v, want %s", got, argoProgressing)
+			}
+		})
 	}
 }

@@ -520,6 +520,18 @@ func (w *cloudWatch) allow(image string, accounts ...string) {
 	}
 }
 
+// allowOnlyShared narrows the accounts every watched image may be shared
+// with to those it is shared with now: from here on, nothing may be shared.
+// Call it while no manager runs, so that the share lists hold still.
+func (w *cloudWatch) allowOnlyShared() {
+	cloud := sharedWith(w.emu)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for image := range w.allowed {
+		w.allowed[image] = set(cloud[image])
+	}
+}
+
 // mustKeep replaces the accounts of image that must not be dropped once shared.
 func (w *cloudWatch) mustKeep(image string, accounts []string) {
 	w.mu.Lock()
