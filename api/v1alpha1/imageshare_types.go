@@ -127,9 +127,11 @@ type ImageShareSpec struct {
 	CopyDeletionPolicy CopyDeletionPolicy `json:"copyDeletionPolicy,omitempty"`
 
 	// credentialsRef names a Secret in this object's namespace with the keys
-	// secretId, secretKey and optionally token. Without it the manager's own
-	// TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY / TENCENTCLOUD_SESSION_TOKEN
-	// environment is used.
+	// secretId, secretKey and optionally token. While this object manages shares
+	// the controller holds the finalizer cvm.imageshare.dev/in-use on that
+	// Secret, so deleting a namespace cancels the shares before the keys go.
+	// Without it the manager's own TENCENTCLOUD_SECRET_ID /
+	// TENCENTCLOUD_SECRET_KEY / TENCENTCLOUD_SECURITY_TOKEN environment is used.
 	// +optional
 	CredentialsRef *SecretReference `json:"credentialsRef,omitempty"`
 }
@@ -151,7 +153,8 @@ type FailedAccount struct {
 	AccountID string `json:"accountId"`
 
 	// reason is a CamelCase word: ShareLimitExceeded, AccountNotFound,
-	// AccountIsOwner or NotRootAccount.
+	// AccountIsOwner, NotRootAccount, InvalidAccountId, or the cloud's reason
+	// for a refused cancel of a managed account (which is retried).
 	// +required
 	Reason string `json:"reason"`
 
@@ -174,11 +177,22 @@ type RegionStatus struct {
 	// +optional
 	State string `json:"state,omitempty"`
 
-	// sharedAccountIds are the accounts this ImageShare manages that the cloud
-	// confirms shared on the copy, sorted.
+	// sharedAccountIds are the listed accounts the cloud confirms shared on the
+	// copy (whoever shared them), sorted.
 	// +optional
 	// +listType=set
 	SharedAccountIDs []string `json:"sharedAccountIds,omitempty"`
+	// managedAccountIds are the accounts this ImageShare itself shared on the
+	// copy, sorted: the only ones it cancels there.
+	// +optional
+	// +listType=set
+	ManagedAccountIDs []string `json:"managedAccountIds,omitempty"`
+	// reason is the copy's problem when it needs a spec or outside change
+	// (CopyFailed, ShareLimitExceeded, InvalidAccounts, Conflict), CopyRetained for
+	// a region the object left whose copy is kept because another party still
+	// shares it, else empty.
+	// +optional
+	Reason string `json:"reason,omitempty"`
 
 	// failedAccounts are listed accounts that cannot be shared on the copy.
 	// +optional
@@ -213,11 +227,21 @@ type ImageShareStatus struct {
 	// +optional
 	Accounts string `json:"accounts,omitempty"`
 
-	// sharedAccountIds are the accounts this ImageShare manages that the cloud
-	// confirms shared, sorted.
+	// sharedAccountIds are the listed accounts the cloud confirms shared,
+	// whoever shared them (this object, another ImageShare, the console), sorted.
 	// +optional
 	// +listType=set
 	SharedAccountIDs []string `json:"sharedAccountIds,omitempty"`
+	// managedAccountIds are the accounts this ImageShare itself shared, sorted:
+	// its own SHARE succeeded, or answered AccountAlreadyExists for a share it
+	// had recorded as pending. They are the only accounts Merge cancels when
+	// the spec drops them and deletion cancels (Exclusive also cancels shares
+	// nobody lists). An account shared from the console before it was listed
+	// is never managed; Observe manages nothing. An account stays managed
+	// while its cancel is owed (a refused cancel is listed in failedAccounts).
+	// +optional
+	// +listType=set
+	ManagedAccountIDs []string `json:"managedAccountIds,omitempty"`
 
 	// unmanagedAccountIds are accounts the image is shared with in the cloud but
 	// that this object does not list (Merge and Observe), sorted.
@@ -244,6 +268,11 @@ type ImageShareStatus struct {
 	// +listMapKey=region
 	Regions []RegionStatus `json:"regions,omitempty"`
 
+	// secretInUse is the credentials Secret on which the controller holds the
+	// finalizer cvm.imageshare.dev/in-use for this object (while it manages
+	// shares), so the finalizer is released even after credentialsRef changes.
+	// +optional
+	SecretInUse string `json:"secretInUse,omitempty"`
 	// lastSyncTime is when the controller last read the image's shares from the cloud.
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`

@@ -137,6 +137,11 @@ func (in *ImageShareStatus) DeepCopyInto(out *ImageShareStatus) {
 		*out = make([]string, len(*in))
 		copy(*out, *in)
 	}
+	if in.ManagedAccountIDs != nil {
+		in, out := &in.ManagedAccountIDs, &out.ManagedAccountIDs
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.UnmanagedAccountIDs != nil {
 		in, out := &in.UnmanagedAccountIDs, &out.UnmanagedAccountIDs
 		*out = make([]string, len(*in))
@@ -187,6 +192,11 @@ func (in *RegionStatus) DeepCopyInto(out *RegionStatus) {
 	*out = *in
 	if in.SharedAccountIDs != nil {
 		in, out := &in.SharedAccountIDs, &out.SharedAccountIDs
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
+	if in.ManagedAccountIDs != nil {
+		in, out := &in.ManagedAccountIDs, &out.ManagedAccountIDs
 		*out = make([]string, len(*in))
 		copy(*out, *in)
 	}

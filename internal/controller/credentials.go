@@ -2,10 +2,9 @@ package controller
 
 import (
 	"context"
-	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -38,19 +37,6 @@ const (
 	maxTokenLen     = 16 << 10
 )
 
-// credentialMemo remembers, per object, a digest of credentials the cloud
-// rejected, so that unchanged bad keys are not sent again on every poll.
-type credentialMemo struct {
-	mu       sync.Mutex
-	rejected map[types.UID][32]byte
-}
-
-func newCredentialMemo() *credentialMemo { return &credentialMemo{rejected: map[types.UID][32]byte{}} }
-
-func digest(c cloud.Credentials) [32]byte {
-	return sha256.Sum256([]byte(c.SecretID + "\x00" + c.SecretKey + "\x00" + c.Token))
-}
-
 func credentialSource(obj *cvmv1alpha1.ImageShare) string {
 	if obj.Spec.CredentialsRef != nil {
 		return fmt.Sprintf("Secret %s/%s", obj.Namespace, obj.Spec.CredentialsRef.Name)
@@ -58,15 +44,18 @@ func credentialSource(obj *cvmv1alpha1.ImageShare) string {
 	return "the manager's TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY"
 }
 
-// credentials returns the keys obj uses, or the outcome that says why there
-// are none. The Secret is read from obj's own namespace only: the reference
-// has no namespace field, so one tenant can never borrow another's keys.
+// credentials returns the keys obj uses and the cloud identity they act as,
+// or the verdict that says why there are none. The Secret is read from obj's
+// own namespace only: the reference has no namespace field, so one tenant can
+// never borrow another's keys. Keys the cloud rejected before are simply tried
+// again (each resync, each spec change, each retry): keys propagate late and
+// CAM policies get granted, and nothing here may remember a verdict for good.
 func (r *ImageShareReconciler) credentials(ctx context.Context, obj *cvmv1alpha1.ImageShare) (cloud.Credentials,
-	*outcome) {
-	stalled := func(reason, msg string) (cloud.Credentials, *outcome) {
-		o := r.stalledOutcome(reason, msg)
-		o.requeueAfter = jitter(credentialsRetry)
-		return cloud.Credentials{}, &o
+	string, *verdict) {
+	stalled := func(reason, msg string) (cloud.Credentials, string, *verdict) {
+		v := r.stalled(reason, msg)
+		v.requeueAfter = jitter(credentialsRetry)
+		return cloud.Credentials{}, "", &v
 	}
 	var creds cloud.Credentials
 	if ref := obj.Spec.CredentialsRef; ref != nil {
@@ -74,12 +63,13 @@ func (r *ImageShareReconciler) credentials(ctx context.Context, obj *cvmv1alpha1
 		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: ref.Name}, &s)
 		switch {
 		case apierrors.IsNotFound(err):
-			return stalled(ReasonCredentialsMissing, fmt.Sprintf(
+			return stalled(cvmv1alpha1.ReasonCredentialsMissing, fmt.Sprintf(
 				"Secret %s/%s not found: create it with keys %s and %s", obj.Namespace, ref.Name, SecretIDKey, SecretKeyKey))
 		case err != nil:
-			o := progressing(ReasonProgressing, fmt.Sprintf("Reading Secret %s/%s failed: retrying", obj.Namespace, ref.Name))
-			o.err = fmt.Errorf("get secret %s/%s: %w", obj.Namespace, ref.Name, err)
-			return cloud.Credentials{}, &o
+			v := progressing(cvmv1alpha1.ReasonProgressing, fmt.Sprintf("Reading Secret %s/%s failed: retrying",
+				obj.Namespace, ref.Name))
+			v.err = fmt.Errorf("get secret %s/%s: %w", obj.Namespace, ref.Name, err)
+			return cloud.Credentials{}, "", &v
 		}
 		creds = cloud.Credentials{SecretID: string(s.Data[SecretIDKey]), SecretKey: string(s.Data[SecretKeyKey]),
 			Token: string(s.Data[TokenKey])}
@@ -91,50 +81,36 @@ func (r *ImageShareReconciler) credentials(ctx context.Context, obj *cvmv1alpha1
 			missing = append(missing, SecretKeyKey)
 		}
 		if len(missing) > 0 {
-			return stalled(ReasonCredentialsMissing, fmt.Sprintf("Secret %s/%s has no %s: add the missing keys",
-				obj.Namespace, ref.Name, strings.Join(missing, " or ")))
+			return stalled(cvmv1alpha1.ReasonCredentialsMissing, fmt.Sprintf(
+				"Secret %s/%s has no %s: add the missing keys", obj.Namespace, ref.Name, strings.Join(missing, " or ")))
 		}
 		if bad := malformedKey(creds); bad != "" {
-			return stalled(ReasonCredentialsInvalid, fmt.Sprintf(
+			return stalled(cvmv1alpha1.ReasonCredentialsInvalid, fmt.Sprintf(
 				"Secret %s/%s key %s does not hold a Tencent Cloud API credential: fix the Secret",
 				obj.Namespace, ref.Name, bad))
 		}
 	} else {
 		creds = r.EnvCredentials
 		if creds.SecretID == "" || creds.SecretKey == "" {
-			return stalled(ReasonCredentialsMissing,
+			return stalled(cvmv1alpha1.ReasonCredentialsMissing,
 				"No credentials: set spec.credentialsRef to a Secret with keys secretId and secretKey, or give the "+
 					"manager TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY")
 		}
 		if bad := malformedKey(creds); bad != "" {
-			return stalled(ReasonCredentialsInvalid, fmt.Sprintf(
+			return stalled(cvmv1alpha1.ReasonCredentialsInvalid, fmt.Sprintf(
 				"The manager's environment variable for %s does not hold a Tencent Cloud API credential", bad))
 		}
 	}
-	if r.creds.isRejected(obj.UID, creds) {
-		return stalled(ReasonCredentialsInvalid, fmt.Sprintf(
-			"Tencent Cloud rejected the credentials: fix %s", credentialSource(obj)))
-	}
-	return creds, nil
+	return creds, identityOf(creds), nil
 }
 
-func (m *credentialMemo) isRejected(uid types.UID, c cloud.Credentials) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	d, ok := m.rejected[uid]
-	return ok && d == digest(c)
-}
-
-func (m *credentialMemo) reject(uid types.UID, c cloud.Credentials) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.rejected[uid] = digest(c)
-}
-
-func (m *credentialMemo) forget(uid types.UID) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.rejected, uid)
+// identityOf names the cloud identity credentials act as, for grouping and
+// for the read cache: a digest of SecretId, SecretKey and token, so an object
+// holding someone's SecretId with a wrong key (a SecretId is not a secret)
+// never joins that identity's plan or sees its reads.
+func identityOf(c cloud.Credentials) string {
+	d := digest(c)
+	return hex.EncodeToString(d[:8])
 }
 
 // malformedKey names the first value that cannot be an API credential

@@ -21,24 +21,23 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/cloud"
@@ -49,8 +48,16 @@ import (
 // would block the image owner later.
 const Finalizer = "cvm.imageshare.dev/finalizer"
 
-// imageIDField indexes ImageShares by image, to find every object of an image.
-const imageIDField = "spec.imageId"
+// Index fields of the ImageShare cache.
+const (
+	// imageKeyField indexes ImageShares by region/imageId: the unit of work.
+	imageKeyField = "spec.imageKey"
+	// copyKeyField indexes ImageShares by region/imageId of every copy their
+	// status records, so an ImageShare of a copy is planned with the copy's maintainer.
+	copyKeyField = "status.copyKeys"
+	// secretField indexes ImageShares by namespace/name of their credentials Secret.
+	secretField = "spec.credentialsRef.name"
+)
 
 // Options are the manager flags of contract §4 that shape reconciliation.
 type Options struct {
@@ -67,24 +74,25 @@ type Options struct {
 	MaxConcurrentReconciles int
 }
 
-// ImageShareReconciler reconciles ImageShare objects against the CVM API.
+// ImageShareReconciler reconciles images: one workqueue key per region/imageId,
+// so all ImageShares of an image are planned together and the workqueue (which
+// never runs one key on two workers) serializes every change to the image.
 type ImageShareReconciler struct {
 	client.Client
 	// APIReader reads Secrets with a direct GET: no cluster-wide Secret cache
-	// or watch, so the manager needs only `get` on Secrets.
+	// or watch, so the manager needs only `get` (and `update` for the in-use
+	// finalizer) on Secrets.
 	APIReader client.Reader
-	Scheme    *runtime.Scheme
-	Recorder  events.EventRecorder
-	Cloud     cloud.Factory
+	// Scheme is the manager's scheme.
+	Scheme *runtime.Scheme
+	// Recorder emits the events of contract §3 (something happened, never a no-op).
+	Recorder events.EventRecorder
+	// Cloud makes a CVM client per set of credentials.
+	Cloud cloud.Factory
 	Options
 
-	locks    *imageLocks
-	cache    *imageCache
-	bad      *badAccounts
-	locating *locateProgress
-	creds    *credentialMemo
-	copies   *copyIndex
-	siblings chan event.TypedGenericEvent[*cvmv1alpha1.ImageShare]
+	reads    *readCache
+	rejected *rejectedKeys
 	now      func() time.Time
 	// skipNameValidation lets tests start one manager per spec in one process.
 	skipNameValidation bool
@@ -93,88 +101,98 @@ type ImageShareReconciler struct {
 // +kubebuilder:rbac:groups=cvm.imageshare.dev,resources=imageshares,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=cvm.imageshare.dev,resources=imageshares/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=cvm.imageshare.dev,resources=imageshares/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile brings one ImageShare's image in line with every ImageShare of
-// that image, then writes this object's status, once, in a deferred patch.
-func (r *ImageShareReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	log := logf.FromContext(ctx)
-	obj := &cvmv1alpha1.ImageShare{}
-	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+// Reconcile brings one image (req is region/imageId) in line with every
+// ImageShare of it: observe, plan and act once per cloud identity, then judge
+// each member and write its status in one patch.
+func (r *ImageShareReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if ns, ok := strings.CutPrefix(req.Namespace, secretKeyPrefix); ok {
+		return ctrl.Result{}, r.reconcileSecret(ctx, types.NamespacedName{Namespace: ns, Name: req.Name})
 	}
-	deleting := !obj.DeletionTimestamp.IsZero()
-	if deleting && !controllerutil.ContainsFinalizer(obj, Finalizer) {
+	key := imageKey{Region: req.Namespace, ImageID: req.Name}
+	ctx = logf.IntoContext(ctx, logf.FromContext(ctx).WithValues("image", key.ImageID, "region", key.Region))
+	w, err := r.load(ctx, key)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if w.redirect != nil {
+		// The image is a copy another ImageShare maintains: its reconcile plans it.
 		return ctrl.Result{}, nil
 	}
-	if !deleting && !controllerutil.ContainsFinalizer(obj, Finalizer) {
-		base := obj.DeepCopy()
-		controllerutil.AddFinalizer(obj, Finalizer)
-		if err := r.Patch(ctx, obj, client.MergeFrom(base)); err != nil {
-			return ctrl.Result{}, fmt.Errorf("add finalizer to %s: %w", req, err)
+	if len(w.members) == 0 {
+		r.reads.forgetImage(key)
+		return ctrl.Result{}, nil
+	}
+	for _, g := range w.groups() {
+		r.reconcileGroup(ctx, key, g)
+	}
+	return r.finish(ctx, w)
+}
+
+// finish writes each member's status (one patch, only if it changed),
+// releases finalizers, and keeps the Secrets' in-use finalizers in step.
+func (r *ImageShareReconciler) finish(ctx context.Context, w *work) (ctrl.Result, error) {
+	log := logf.FromContext(ctx)
+	var errs []error
+	result := ctrl.Result{}
+	requeue := func(d time.Duration) {
+		if d > 0 && (result.RequeueAfter == 0 || d < result.RequeueAfter) {
+			result.RequeueAfter = d
 		}
 	}
-
-	unlock, ok := r.locks.tryLock(imageKey(obj))
-	if !ok {
-		// Another worker is on this image; its result may well serve us too.
-		return ctrl.Result{RequeueAfter: jitter(250 * time.Millisecond)}, nil
-	}
-	defer unlock()
-
-	base := obj.DeepCopy()
-	var out outcome
-	defer func() {
-		if out.release {
-			return
-		}
-		if out.reason == ReasonThrottled && settled(base) {
-			// Waiting for a rate-limit slot to re-check a settled object says
-			// nothing new about it: keep its status (Ready stays Ready across a
-			// manager restart instead of flickering for every GitOps tool).
-			return
-		}
-		r.writeStatus(obj, base, out)
-		if !equality.Semantic.DeepEqual(base.Status, obj.Status) {
-			if err := r.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
-				retErr = errors.Join(retErr, fmt.Errorf("patch status of %s: %w", req, err))
-				return
+	// The Secrets first: a finalizer is released only once the keys it may
+	// still need are no longer held for it (or held by a retry).
+	if err := r.syncSecretLocks(ctx, w); err != nil {
+		errs = append(errs, err)
+		for _, m := range w.members {
+			if m.v.release {
+				m.v = verdict{gone: true} // released by the retry, after the Secret
 			}
 		}
-		if out.settledIntent {
-			retErr = errors.Join(retErr, client.IgnoreNotFound(r.clearIntent(ctx, obj)))
+	}
+	for _, m := range w.members {
+		r.rememberRejection(m)
+		if err := r.writeMember(ctx, m); err != nil {
+			errs = append(errs, err)
+			continue
 		}
-	}()
+		if m.v.release {
+			log.Info("Released ImageShare", "imageShare", client.ObjectKeyFromObject(m.obj),
+				"policy", m.obj.Spec.DeletionPolicy)
+			continue
+		}
+		if m.v.err != nil {
+			log.Info("Reconcile did not finish, will retry", "imageShare", client.ObjectKeyFromObject(m.obj),
+				"reason", m.v.reason, "error", m.v.err.Error())
+			errs = append(errs, m.v.err)
+		}
+		requeue(m.v.requeueAfter)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return ctrl.Result{}, err
+	}
+	return result, nil
+}
 
-	out = r.sync(ctx, obj)
-	if out.release {
-		base := obj.DeepCopy()
-		controllerutil.RemoveFinalizer(obj, Finalizer)
-		if err := r.Patch(ctx, obj, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
-			return ctrl.Result{}, fmt.Errorf("remove finalizer from %s: %w", req, err)
-		}
-		forgetMetrics(obj)
-		log.Info("Released ImageShare", "image", obj.Spec.ImageID, "policy", obj.Spec.DeletionPolicy)
-		return ctrl.Result{}, nil
+// rememberRejection records keys the cloud just rejected for m, and forgets
+// them once m is released or its keys work.
+func (r *ImageShareReconciler) rememberRejection(m *member) {
+	switch {
+	case m.v.release || m.v.gone:
+		r.rejected.forget(m.obj.UID)
+	case m.v.reason == cvmv1alpha1.ReasonCredentialsInvalid && m.identity != "":
+		r.rejected.put(m.obj, m.creds, m.v.message, r.now())
+	case m.identity != "":
+		r.rejected.forget(m.obj.UID)
 	}
-	if out.err != nil {
-		log.Info("Reconcile did not finish, will retry", "reason", out.reason, "error", out.err.Error())
-		return ctrl.Result{}, out.err
-	}
-	log.V(1).Info("Reconciled ImageShare", "reason", out.reason, "requeueAfter", out.requeueAfter)
-	return ctrl.Result{RequeueAfter: out.requeueAfter}, nil
 }
 
 // SetupWithManager sets up the controller with the Manager.
 func (r *ImageShareReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.locks = newImageLocks()
-	r.cache = newImageCache()
-	r.bad = newBadAccounts()
-	r.locating = newLocateProgress()
-	r.creds = newCredentialMemo()
-	r.copies = newCopyIndex()
-	r.siblings = make(chan event.TypedGenericEvent[*cvmv1alpha1.ImageShare], 4096)
+	r.reads = newReadCache(maxCachedImages)
+	r.rejected = newRejectedKeys()
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -184,16 +202,30 @@ func (r *ImageShareReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.ResyncPeriod <= 0 {
 		r.ResyncPeriod = 10 * time.Minute
 	}
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &cvmv1alpha1.ImageShare{}, imageIDField,
-		func(o client.Object) []string { return []string{o.(*cvmv1alpha1.ImageShare).Spec.ImageID} }); err != nil {
+	idx := mgr.GetFieldIndexer()
+	ctx := context.Background()
+	if err := idx.IndexField(ctx, &cvmv1alpha1.ImageShare{}, imageKeyField, func(o client.Object) []string {
+		return []string{keyOf(o.(*cvmv1alpha1.ImageShare)).String()}
+	}); err != nil {
 		return fmt.Errorf("index ImageShares by image: %w", err)
 	}
+	if err := idx.IndexField(ctx, &cvmv1alpha1.ImageShare{}, copyKeyField, func(o client.Object) []string {
+		return copyKeys(o.(*cvmv1alpha1.ImageShare))
+	}); err != nil {
+		return fmt.Errorf("index ImageShares by copy: %w", err)
+	}
+	if err := idx.IndexField(ctx, &cvmv1alpha1.ImageShare{}, secretField, func(o client.Object) []string {
+		if ref := o.(*cvmv1alpha1.ImageShare).Spec.CredentialsRef; ref != nil {
+			return []string{o.GetNamespace() + "/" + ref.Name}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("index ImageShares by Secret: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
-		// Status-only updates are our own writes; reacting to them would loop.
-		For(&cvmv1alpha1.ImageShare{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
-			predicate.LabelChangedPredicate{}, deletionPredicate{}))).
-		WatchesRawSource(source.Channel(r.siblings, &handler.TypedEnqueueRequestForObject[*cvmv1alpha1.ImageShare]{})).
+		Named("imageshare").
+		Watches(&cvmv1alpha1.ImageShare{}, handler.EnqueueRequestsFromMapFunc(r.imagesOf),
+			builder.WithPredicates(changePredicate{})).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1),
 			SkipNameValidation:      &r.skipNameValidation,
@@ -202,34 +234,78 @@ func (r *ImageShareReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](
 				time.Second, 5*time.Minute),
 		}).
-		Named("imageshare").
 		Complete(r)
 }
 
-// deletionPredicate lets through the update that sets a deletion timestamp
-// (it changes no generation when finalizers are present).
-type deletionPredicate struct{ predicate.Funcs }
-
-func (deletionPredicate) Update(e event.UpdateEvent) bool {
-	return e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
-}
-
-// notify requeues the other ImageShares of an image after this manager
-// changed the image, so their status follows without a cloud call of their own.
-func (r *ImageShareReconciler) notify(objs []*cvmv1alpha1.ImageShare, self *cvmv1alpha1.ImageShare) {
-	for _, o := range objs {
-		if o.UID == self.UID {
-			continue
-		}
-		select {
-		case r.siblings <- event.TypedGenericEvent[*cvmv1alpha1.ImageShare]{Object: o}:
-		default:
-			// The queue is full of work already; the resync period catches up.
+// imagesOf maps an ImageShare to the images it concerns: its own (or, when its
+// image is a copy another ImageShare maintains, that maintainer's source
+// image), and the copies its status records.
+func (r *ImageShareReconciler) imagesOf(ctx context.Context, o client.Object) []reconcile.Request {
+	obj := o.(*cvmv1alpha1.ImageShare)
+	own := keyOf(obj)
+	keys := []imageKey{own}
+	if src, ok := r.maintainerOf(ctx, own); ok {
+		keys[0] = src
+	}
+	for _, st := range obj.Status.Regions {
+		if st.ImageID != "" {
+			keys = append(keys, imageKey{Region: st.Region, ImageID: st.ImageID})
 		}
 	}
+	out := make([]reconcile.Request, 0, len(keys)+2)
+	// The Secrets it references (or held before credentialsRef changed): the
+	// last ImageShare of a Secret going away is what releases the Secret.
+	for _, name := range []string{refName(obj), obj.Status.SecretInUse} {
+		if name != "" {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{
+				Namespace: secretKeyPrefix + obj.Namespace, Name: name}})
+		}
+	}
+	for _, k := range keys {
+		if src, ok := r.maintainerOf(ctx, k); ok && k != own {
+			k = src
+		}
+		req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: k.Region, Name: k.ImageID}}
+		if !slices.Contains(out, req) {
+			out = append(out, req)
+		}
+	}
+	return out
 }
 
-func imageKey(o *cvmv1alpha1.ImageShare) string { return o.Spec.Region + "/" + o.Spec.ImageID }
+// changePredicate passes what can change a plan: spec, annotations other than
+// our own write-ahead record, labels, finalizers, deletion, and a new copy in
+// status (so the copy's ImageShares join its maintainer). Other status
+// writes are our own and would only loop.
+type changePredicate struct{ predicate.Funcs }
+
+// Update passes an update that can change a plan.
+func (changePredicate) Update(e event.UpdateEvent) bool {
+	o, n := e.ObjectOld.(*cvmv1alpha1.ImageShare), e.ObjectNew.(*cvmv1alpha1.ImageShare)
+	if o == nil || n == nil {
+		return true
+	}
+	return o.Generation != n.Generation ||
+		!slices.Equal(copyKeys(o), copyKeys(n)) ||
+		o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero() ||
+		!slices.Equal(o.Finalizers, n.Finalizers) ||
+		!equalExcept(o.Annotations, n.Annotations, PendingSharesAnnotation) ||
+		!equalExcept(o.Labels, n.Labels, "")
+}
+
+func equalExcept(a, b map[string]string, skip string) bool {
+	for k, v := range a {
+		if k != skip && b[k] != v {
+			return false
+		}
+	}
+	for k, v := range b {
+		if k != skip && a[k] != v {
+			return false
+		}
+	}
+	return true
+}
 
 // jitter spreads requeues by up to +20%, so objects created together do not
 // resync together forever.

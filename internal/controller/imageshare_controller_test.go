@@ -35,7 +35,7 @@ var _ = Describe("ImageShare controller", func() {
 	It("shares the listed accounts and reports Ready", func() {
 		h := start(baseSeed(private(imgA, gz)))
 		h.create(h.ims("web", imgA, gz, r2, r4))
-		o := h.expectReason("web", ReasonShared)
+		o := h.expectReason("web", cvmv1alpha1.ReasonShared)
 		Expect(h.sharedWith(imgA)).To(Equal(sorted(r2, r4)))
 		Expect(o.Status.SharedAccountIDs).To(Equal(sorted(r2, r4)))
 		Expect(o.Status.Accounts).To(Equal("2/2"))
@@ -48,17 +48,17 @@ var _ = Describe("ImageShare controller", func() {
 	It("adds and removes accounts as the spec changes", func() {
 		h := start(baseSeed(private(imgA, gz)))
 		h.create(h.ims("web", imgA, gz, r2, r4))
-		h.expectReason("web", ReasonShared)
+		h.expectReason("web", cvmv1alpha1.ReasonShared)
 		h.update("web", func(o *cvmv1alpha1.ImageShare) { o.Spec.AccountIDs = []string{r4, r5} })
 		Eventually(h.sharedWithFn(imgA), wait30).Should(Equal(sorted(r4, r5)))
-		o := h.expectReason("web", ReasonShared)
+		o := h.expectReason("web", cvmv1alpha1.ReasonShared)
 		Expect(o.Status.SharedAccountIDs).To(Equal(sorted(r4, r5)))
 	})
 
 	It("fills the limit in spec order, counting unmanaged shares, and stalls on the rest", func() {
 		h := start(baseSeed(private(imgA, gz, r7)), withLimit(3))
 		h.create(h.ims("web", imgA, gz, r2, r4, r5))
-		o := h.expectReason("web", ReasonShareLimitExceeded)
+		o := h.expectReason("web", cvmv1alpha1.ReasonShareLimitExceeded)
 		Expect(h.sharedWith(imgA)).To(Equal(sorted(r2, r4, r7)))
 		Expect(o.Status.UnmanagedAccountIDs).To(Equal([]string{r7}))
 		Expect(o.Status.FailedAccounts).To(HaveLen(1))
@@ -71,17 +71,17 @@ var _ = Describe("ImageShare controller", func() {
 	It("cancels before it shares, so a swap at the limit never overshoots", func() {
 		h := start(baseSeed(private(imgA, gz)), withLimit(2))
 		h.create(h.ims("web", imgA, gz, r2, r4))
-		h.expectReason("web", ReasonShared)
+		h.expectReason("web", cvmv1alpha1.ReasonShared)
 		h.update("web", func(o *cvmv1alpha1.ImageShare) { o.Spec.AccountIDs = []string{r4, r5} })
 		Eventually(h.sharedWithFn(imgA), wait30).Should(Equal(sorted(r4, r5)))
-		h.expectReason("web", ReasonShared)
+		h.expectReason("web", cvmv1alpha1.ReasonShared)
 		Expect(h.emu.Stats().Errors).NotTo(HaveKey("OverQuota"))
 	})
 
 	It("names the region an image really lives in", func() {
 		h := start(baseSeed(private(imgA, sh)))
 		h.create(h.ims("web", imgA, gz, r2))
-		o := h.expectReason("web", ReasonRegionMismatch)
+		o := h.expectReason("web", cvmv1alpha1.ReasonRegionMismatch)
 		Expect(readyMessage(o)).To(ContainSubstring("is in ap-shanghai, not ap-guangzhou"))
 		Expect(h.modifyCalls()).To(BeZero())
 	})
@@ -89,7 +89,7 @@ var _ = Describe("ImageShare controller", func() {
 	It("reports an image that exists nowhere", func() {
 		h := start(baseSeed())
 		h.create(h.ims("web", "img-zzzz9999", gz, r2))
-		o := h.expectReason("web", ReasonImageNotFound)
+		o := h.expectReason("web", cvmv1alpha1.ReasonImageNotFound)
 		Expect(readyMessage(o)).To(ContainSubstring("img-zzzz9999"))
 	})
 
@@ -97,7 +97,7 @@ var _ = Describe("ImageShare controller", func() {
 		func(img emulator.SeedImage, fragment string) {
 			h := start(baseSeed(img))
 			h.create(h.ims("web", img.ID, gz, r2))
-			o := h.expectReason("web", ReasonImageNotShareable)
+			o := h.expectReason("web", cvmv1alpha1.ReasonImageNotShareable)
 			Expect(readyMessage(o)).To(ContainSubstring(fragment))
 			Expect(h.modifyCalls()).To(BeZero())
 		},
@@ -110,7 +110,7 @@ var _ = Describe("ImageShare controller", func() {
 	It("shares the good accounts and lists the bad ones", func() {
 		h := start(baseSeed(private(imgA, gz)))
 		h.create(h.ims("web", imgA, gz, r2, unknownAcct, collab, ownerID, r4))
-		o := h.expectReason("web", ReasonInvalidAccounts)
+		o := h.expectReason("web", cvmv1alpha1.ReasonInvalidAccounts)
 		Expect(h.sharedWith(imgA)).To(Equal(sorted(r2, r4)))
 		reasons := map[string]string{}
 		for _, f := range o.Status.FailedAccounts {
@@ -131,10 +131,10 @@ var _ = Describe("ImageShare controller", func() {
 		o := h.ims("web", imgA, gz, r2)
 		o.Spec.CredentialsRef.Name = "late-credentials"
 		h.create(o)
-		o = h.expectReason("web", ReasonCredentialsMissing)
+		o = h.expectReason("web", cvmv1alpha1.ReasonCredentialsMissing)
 		Expect(readyMessage(o)).To(ContainSubstring("late-credentials"))
 		h.secret("late-credentials", ownerSecret, ownerKey)
-		h.expectReason("web", ReasonShared)
+		h.expectReason("web", cvmv1alpha1.ReasonShared)
 	})
 
 	It("reports rejected credentials and recovers when the Secret is fixed", func() {
@@ -143,7 +143,7 @@ var _ = Describe("ImageShare controller", func() {
 		o := h.ims("web", imgA, gz, r2)
 		o.Spec.CredentialsRef.Name = "bad-credentials"
 		h.create(o)
-		h.expectReason("web", ReasonCredentialsInvalid)
+		h.expectReason("web", cvmv1alpha1.ReasonCredentialsInvalid)
 		calls := h.emu.Stats().Calls["DescribeImages"]
 		Consistently(func() int { return h.emu.Stats().Calls["DescribeImages"] }, 3*time.Second).
 			Should(BeNumerically("<=", calls+1), "unchanged bad keys are not sent again and again")
@@ -152,7 +152,7 @@ var _ = Describe("ImageShare controller", func() {
 			To(Succeed())
 		s.Data["secretKey"] = []byte(ownerKey)
 		Expect(k8sClient.Update(context.Background(), s)).To(Succeed())
-		h.expectReason("web", ReasonShared)
+		h.expectReason("web", cvmv1alpha1.ReasonShared)
 	})
 
 	It("uses the manager's environment credentials without a credentialsRef, and says when there are none", func() {
@@ -160,7 +160,7 @@ var _ = Describe("ImageShare controller", func() {
 		o := h.ims("web", imgA, gz, r2)
 		o.Spec.CredentialsRef = nil
 		h.create(o)
-		h.expectReason("web", ReasonCredentialsMissing)
+		h.expectReason("web", cvmv1alpha1.ReasonCredentialsMissing)
 	})
 
 	It("Exclusive cancels shares made out of band, on resync", func() {
@@ -169,7 +169,7 @@ var _ = Describe("ImageShare controller", func() {
 		o.Spec.Mode = cvmv1alpha1.ModeExclusive
 		h.create(o)
 		Eventually(h.sharedWithFn(imgA), wait30).Should(Equal([]string{r2}))
-		h.expectReason("web", ReasonShared)
+		h.expectReason("web", cvmv1alpha1.ReasonShared)
 		Expect(h.ownerClient().Share(context.Background(), gz, imgA, []string{r6})).To(Succeed())
 		Eventually(h.sharedWithFn(imgA), wait30).Should(Equal([]string{r2}))
 	})
@@ -177,12 +177,12 @@ var _ = Describe("ImageShare controller", func() {
 	It("Merge reports shares made out of band and leaves them alone", func() {
 		h := start(baseSeed(private(imgA, gz)), withResync(2*time.Second))
 		h.create(h.ims("web", imgA, gz, r2))
-		h.expectReason("web", ReasonShared)
+		h.expectReason("web", cvmv1alpha1.ReasonShared)
 		Expect(h.ownerClient().Share(context.Background(), gz, imgA, []string{r6})).To(Succeed())
 		Eventually(func() []string { return h.get("web").Status.UnmanagedAccountIDs }, wait30).
 			Should(Equal([]string{r6}))
 		Expect(h.sharedWith(imgA)).To(Equal(sorted(r2, r6)))
-		h.expectReason("web", ReasonShared)
+		h.expectReason("web", cvmv1alpha1.ReasonShared)
 	})
 
 	It("Observe changes nothing and reports drift", func() {
@@ -190,12 +190,12 @@ var _ = Describe("ImageShare controller", func() {
 		o := h.ims("web", imgA, gz, r2, r4)
 		o.Spec.Mode = cvmv1alpha1.ModeObserve
 		h.create(o)
-		o = h.expectReason("web", ReasonDriftDetected)
+		o = h.expectReason("web", cvmv1alpha1.ReasonDriftDetected)
 		Expect(o.Status.MissingAccountIDs).To(Equal([]string{r4}))
 		Expect(o.Status.UnmanagedAccountIDs).To(Equal([]string{r7}))
 		Expect(h.modifyCalls()).To(BeZero())
 		h.update("web", func(o *cvmv1alpha1.ImageShare) { o.Spec.AccountIDs = []string{r2, r7} })
-		h.expectReason("web", ReasonInSync)
+		h.expectReason("web", cvmv1alpha1.ReasonInSync)
 		Expect(h.modifyCalls()).To(BeZero())
 	})
 
@@ -203,11 +203,11 @@ var _ = Describe("ImageShare controller", func() {
 		h := start(baseSeed(private(imgA, gz)))
 		h.create(h.ims("a", imgA, gz, r2, r4))
 		h.create(h.ims("b", imgA, gz, r4, r5))
-		h.expectReason("a", ReasonShared)
-		h.expectReason("b", ReasonShared)
+		h.expectReason("a", cvmv1alpha1.ReasonShared)
+		h.expectReason("b", cvmv1alpha1.ReasonShared)
 		Expect(h.sharedWith(imgA)).To(Equal(sorted(r2, r4, r5)))
 		h.update("a", func(o *cvmv1alpha1.ImageShare) { o.Spec.AccountIDs = []string{r2} })
-		h.expectReason("a", ReasonShared)
+		h.expectReason("a", cvmv1alpha1.ReasonShared)
 		Consistently(h.sharedWithFn(imgA), time.Second).Should(Equal(sorted(r2, r4, r5)),
 			"r4 is still listed by b")
 		h.update("b", func(o *cvmv1alpha1.ImageShare) { o.Spec.AccountIDs = []string{r5} })
@@ -221,9 +221,9 @@ var _ = Describe("ImageShare controller", func() {
 		o := h.ims("a-owner", imgA, gz, r2)
 		o.Spec.Mode = cvmv1alpha1.ModeExclusive
 		h.create(o)
-		h.expectReason("a-owner", ReasonShared)
+		h.expectReason("a-owner", cvmv1alpha1.ReasonShared)
 		h.create(h.ims("b-late", imgA, gz, r4))
-		o = h.expectReason("b-late", ReasonConflict)
+		o = h.expectReason("b-late", cvmv1alpha1.ReasonConflict)
 		Expect(readyMessage(o)).To(ContainSubstring(h.ns + "/a-owner"))
 		Expect(h.sharedWith(imgA)).To(Equal([]string{r2}))
 	})
@@ -234,8 +234,8 @@ var _ = Describe("ImageShare controller", func() {
 		o := h.ims("orphan", imgB, gz, r4)
 		o.Spec.DeletionPolicy = cvmv1alpha1.DeletionPolicyOrphan
 		h.create(o)
-		h.expectReason("del", ReasonShared)
-		h.expectReason("orphan", ReasonShared)
+		h.expectReason("del", cvmv1alpha1.ReasonShared)
+		h.expectReason("orphan", cvmv1alpha1.ReasonShared)
 		Expect(k8sClient.Delete(context.Background(), h.get("del"))).To(Succeed())
 		Expect(k8sClient.Delete(context.Background(), h.get("orphan"))).To(Succeed())
 		Eventually(func() bool { return gone(h, "del") && gone(h, "orphan") }, wait30).Should(BeTrue())
@@ -246,7 +246,7 @@ var _ = Describe("ImageShare controller", func() {
 	It("releases the finalizer at once when the image is gone", func() {
 		h := start(baseSeed(private(imgA, gz)))
 		h.create(h.ims("web", imgA, gz, r2))
-		h.expectReason("web", ReasonShared)
+		h.expectReason("web", cvmv1alpha1.ReasonShared)
 		Expect(h.emu.RemoveImage(imgA)).To(Succeed())
 		Expect(k8sClient.Delete(context.Background(), h.get("web"))).To(Succeed())
 		Eventually(func() bool { return gone(h, "web") }, wait30).Should(BeTrue())
@@ -257,11 +257,11 @@ var _ = Describe("ImageShare controller", func() {
 		img.State = "SYNCING"
 		h := start(baseSeed(img))
 		h.create(h.ims("web", imgA, gz, r2))
-		o := h.expectReason("web", ReasonImageNotReady)
+		o := h.expectReason("web", cvmv1alpha1.ReasonImageNotReady)
 		Expect(readyMessage(o)).To(ContainSubstring("SYNCING"))
 		Expect(h.modifyCalls()).To(BeZero())
 		Expect(h.emu.SetImageState(imgA, "NORMAL")).To(Succeed())
-		Eventually(h.readyReason("web"), wait30).Should(Equal(ReasonShared))
+		Eventually(h.readyReason("web"), wait30).Should(Equal(cvmv1alpha1.ReasonShared))
 		Expect(h.sharedWith(imgA)).To(Equal([]string{r2}))
 	})
 
@@ -277,7 +277,7 @@ var _ = Describe("ImageShare controller", func() {
 		Eventually(func() int { return h.emu.Stats().Errors["InternalError"] }, wait30).Should(BeNumerically(">=", 3))
 		h.emu.SetFaults(emulator.Faults{QPS: 3, ErrorRate: 0.3})
 		for _, n := range []string{"a", "b", "c"} {
-			Eventually(h.readyReason(n), 90*time.Second, 200*time.Millisecond).Should(Equal(ReasonShared))
+			Eventually(h.readyReason(n), 90*time.Second, 200*time.Millisecond).Should(Equal(cvmv1alpha1.ReasonShared))
 		}
 		Expect(h.sharedWith(imgA)).To(Equal(sorted(r2, r4)))
 		Expect(h.sharedWith(imgB)).To(Equal(sorted(r4, r5)))
@@ -299,9 +299,9 @@ var _ = Describe("ImageShare controller", func() {
 		o := h.ims("leak", imgA, gz, r2)
 		o.Spec.CredentialsRef.Name = "wrong"
 		h.create(o)
-		h.expectReason("leak", ReasonCredentialsInvalid)
+		h.expectReason("leak", cvmv1alpha1.ReasonCredentialsInvalid)
 		h.create(h.ims("ok", imgA, gz, r4))
-		h.expectReason("ok", ReasonShared)
+		h.expectReason("ok", cvmv1alpha1.ReasonShared)
 		var evs corev1.EventList
 		Expect(k8sClient.List(context.Background(), &evs, client.InNamespace(h.ns))).To(Succeed())
 		Expect(evs.Items).NotTo(BeEmpty())
@@ -319,7 +319,7 @@ var _ = Describe("ImageShare controller", func() {
 
 func readyMessage(o *cvmv1alpha1.ImageShare) string {
 	for _, c := range o.Status.Conditions {
-		if c.Type == ConditionReady {
+		if c.Type == cvmv1alpha1.ConditionReady {
 			return c.Message
 		}
 	}

@@ -14,71 +14,99 @@ import (
 )
 
 // PendingSharesAnnotation lists accounts the controller is about to share for
-// an ImageShare. It is written before the SHARE call and cleared once the
+// an ImageShare: "acct" for its own image, "region=acct" for its copy in a
+// replica region. It is written before the SHARE call and cleared once the
 // status records the outcome: a manager killed between the two would
 // otherwise forget that it shared them, and never cancel them when the spec
 // drops them or the object is deleted.
 const PendingSharesAnnotation = "cvm.imageshare.dev/pending-shares"
 
-// pendingShares reads the annotation.
-func pendingShares(o *cvmv1alpha1.ImageShare) []string {
+// pendingShares reads the annotation's accounts for one scope ("" for the
+// object's own image, else a replica region).
+func pendingShares(o *cvmv1alpha1.ImageShare, scope string) []string {
 	v := o.Annotations[PendingSharesAnnotation]
 	if v == "" {
 		return nil
 	}
-	return strings.Split(v, ",")
+	var out []string
+	for e := range strings.SplitSeq(v, ",") {
+		region, acct, scoped := strings.Cut(e, "=")
+		switch {
+		case !scoped && scope == "":
+			out = append(out, e)
+		case scoped && region == scope:
+			out = append(out, acct)
+		}
+	}
+	return out
 }
 
-// recordIntent writes, on every ImageShare that lists some of the accounts
-// about to be shared, which of them it is about to get.
-func (r *ImageShareReconciler) recordIntent(ctx context.Context, objs []*cvmv1alpha1.ImageShare,
-	share []string) error {
-	for _, o := range objs {
-		var mine []string
+func pendingEntry(scope, acct string) string {
+	if scope == "" {
+		return acct
+	}
+	return scope + "=" + acct
+}
+
+// recordPending writes, before the SHARE call, which of the accounts about
+// to be shared each seat will manage.
+func (r *ImageShareReconciler) recordPending(ctx context.Context, seats []*seat, share []string) error {
+	for _, s := range seats {
+		if s.leaving || s.m.observe() || s.conflict != "" {
+			continue
+		}
+		cur := s.m.obj.Annotations[PendingSharesAnnotation]
+		entries := []string{}
+		if cur != "" {
+			entries = strings.Split(cur, ",")
+		}
 		for _, a := range share {
-			if slices.Contains(o.Spec.AccountIDs, a) {
-				mine = append(mine, a)
+			if e := pendingEntry(s.scope, a); slices.Contains(s.listed, a) && !slices.Contains(entries, e) {
+				entries = append(entries, e)
 			}
 		}
-		if len(mine) == 0 {
+		slices.Sort(entries)
+		value := strings.Join(entries, ",")
+		if value == cur {
 			continue
 		}
-		pending := pendingShares(o)
-		for _, a := range mine {
-			if !slices.Contains(pending, a) {
-				pending = append(pending, a)
-			}
-		}
-		slices.Sort(pending)
-		value := strings.Join(pending, ",")
-		if value == o.Annotations[PendingSharesAnnotation] {
-			continue
-		}
-		if err := r.patchAnnotation(ctx, o, &value); err != nil {
+		if err := r.patchPending(ctx, s.m, &value); err != nil {
 			return err
+		}
+		// The keys must outlive the shares they are about to make.
+		if ref := s.m.obj.Spec.CredentialsRef; ref != nil {
+			name := types.NamespacedName{Namespace: s.m.obj.Namespace, Name: ref.Name}
+			if err := r.lockSecret(ctx, name, true); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// clearIntent removes the annotation once status.sharedAccountIds is written.
-func (r *ImageShareReconciler) clearIntent(ctx context.Context, o *cvmv1alpha1.ImageShare) error {
-	if _, ok := o.Annotations[PendingSharesAnnotation]; !ok {
+// clearPending removes the annotation once the status records every pending
+// share's outcome (managed, or not shared).
+func (r *ImageShareReconciler) clearPending(ctx context.Context, m *member) error {
+	if _, ok := m.obj.Annotations[PendingSharesAnnotation]; !ok {
 		return nil
 	}
-	return r.patchAnnotation(ctx, o, nil)
+	return r.patchPending(ctx, m, nil)
 }
 
-// patchAnnotation sets (or, with nil, removes) the annotation with a merge
-// patch that touches nothing else.
-func (r *ImageShareReconciler) patchAnnotation(ctx context.Context, o *cvmv1alpha1.ImageShare, value *string) error {
+// patchPending sets (or, with nil, removes) the annotation with a merge patch
+// that touches nothing else, and keeps m's copy in step.
+func (r *ImageShareReconciler) patchPending(ctx context.Context, m *member, value *string) error {
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
 		"annotations": map[string]any{PendingSharesAnnotation: value}}})
 	if err != nil {
-		return err
+		return fmt.Errorf("encode pending shares of %s: %w", m.name(), err)
 	}
-	if err := r.Patch(ctx, o, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		return fmt.Errorf("record pending shares on %s/%s: %w", o.Namespace, o.Name, err)
+	status := m.obj.Status
+	if err := r.Patch(ctx, m.obj, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return fmt.Errorf("record pending shares on %s: %w", m.name(), err)
 	}
+	// The patch answers with the stored status; keep the one being built.
+	m.obj.Status = status
+	m.base.Annotations, m.base.ResourceVersion = m.obj.Annotations, m.obj.ResourceVersion
 	return nil
 }

@@ -48,7 +48,7 @@ var _ = Describe("Cross-region copies", func() {
 		o := h.ims("web", imgA, gz, r2, r4)
 		o.Spec.ReplicaRegions = []string{sh, bj}
 		h.create(o)
-		Eventually(h.readyReason("web"), 60*time.Second, 200*time.Millisecond).Should(Equal(ReasonShared))
+		Eventually(h.readyReason("web"), 60*time.Second, 200*time.Millisecond).Should(Equal(cvmv1alpha1.ReasonShared))
 		o = h.get("web")
 		Expect(o.Status.Regions).To(HaveLen(2))
 		for _, st := range o.Status.Regions {
@@ -59,7 +59,7 @@ var _ = Describe("Cross-region copies", func() {
 			Expect(h.sharedWith(st.ImageID)).To(Equal(sorted(r2, r4)))
 		}
 		Expect(h.sharedWith(imgA)).To(Equal(sorted(r2, r4)))
-		Expect(h.emu.Stats().Calls["SyncImages"]).To(Equal(2))
+		Expect(h.emu.Stats().Calls["SyncImages"]).To(Equal(1), "one call copies to every missing region")
 	})
 
 	It("reports a region whose quota is full while the other region succeeds", func() {
@@ -88,7 +88,7 @@ var _ = Describe("Cross-region copies", func() {
 		o := h.ims("web", imgA, gz, r2)
 		o.Spec.ReplicaRegions = []string{sh}
 		h.create(o)
-		Eventually(h.readyReason("web"), 60*time.Second, 200*time.Millisecond).Should(Equal(ReasonShared))
+		Eventually(h.readyReason("web"), 60*time.Second, 200*time.Millisecond).Should(Equal(cvmv1alpha1.ReasonShared))
 		Expect(h.get("web").Status.Regions[0].ImageID).To(Equal(ids[sh]))
 		Expect(h.copiesOf(imgA)[sh]).To(HaveLen(1))
 		Expect(h.emu.Stats().Calls["SyncImages"]).To(Equal(1), "only the test's own copy")
@@ -100,7 +100,7 @@ var _ = Describe("Cross-region copies", func() {
 		o.Spec.ReplicaRegions = []string{sh, bj}
 		o.Spec.CopyDeletionPolicy = cvmv1alpha1.CopyDeletionPolicyDelete
 		h.create(o)
-		Eventually(h.readyReason("web"), 60*time.Second, 200*time.Millisecond).Should(Equal(ReasonShared))
+		Eventually(h.readyReason("web"), 60*time.Second, 200*time.Millisecond).Should(Equal(cvmv1alpha1.ReasonShared))
 		shCopy := h.copyID(imgA, sh)
 		h.update("web", func(o *cvmv1alpha1.ImageShare) { o.Spec.ReplicaRegions = []string{bj} })
 		Eventually(func() map[string][]emulator.StateImage { return h.copiesOf(imgA) }, 30*time.Second).
@@ -120,7 +120,7 @@ var _ = Describe("Cross-region copies", func() {
 		o := h.ims("web", imgA, gz, r2)
 		o.Spec.ReplicaRegions = []string{sh}
 		h.create(o)
-		Eventually(h.readyReason("web"), 60*time.Second, 200*time.Millisecond).Should(Equal(ReasonShared))
+		Eventually(h.readyReason("web"), 60*time.Second, 200*time.Millisecond).Should(Equal(cvmv1alpha1.ReasonShared))
 		shCopy := h.copyID(imgA, sh)
 		Expect(k8sClient.Delete(context.Background(), h.get("web"))).To(Succeed())
 		Eventually(func() bool { return gone(h, "web") }, 30*time.Second).Should(BeTrue())
@@ -135,7 +135,7 @@ var _ = Describe("Cross-region copies", func() {
 		o.Spec.ReplicaRegions = []string{sh}
 		o.Spec.CopyDeletionPolicy = cvmv1alpha1.CopyDeletionPolicyDelete
 		h.create(o)
-		Eventually(h.readyReason("web"), 60*time.Second, 200*time.Millisecond).Should(Equal(ReasonShared))
+		Eventually(h.readyReason("web"), 60*time.Second, 200*time.Millisecond).Should(Equal(cvmv1alpha1.ReasonShared))
 		Expect(k8sClient.Delete(context.Background(), h.get("web"))).To(Succeed())
 		Eventually(func() bool { return gone(h, "web") }, 30*time.Second).Should(BeTrue())
 		Expect(slices.Collect(func(yield func(string) bool) {
@@ -150,7 +150,7 @@ var _ = Describe("Cross-region copies", func() {
 	It("tells the user about replicaRegions when the image lives elsewhere", func() {
 		h := start(baseSeed(private(imgA, sh)))
 		h.create(h.ims("web", imgA, gz, r2))
-		o := h.expectReason("web", ReasonRegionMismatch)
+		o := h.expectReason("web", cvmv1alpha1.ReasonRegionMismatch)
 		Expect(readyMessage(o)).To(ContainSubstring("replicaRegions"))
 	})
 })

@@ -19,7 +19,9 @@ package controller
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -156,14 +158,72 @@ type harness struct {
 	emu      *emulator.Emulator
 	endpoint string
 	ns       string
-	rec      *ImageShareReconciler
+	// ns2 is a second tenant's namespace (withSecondNamespace), watched too.
+	ns2 string
+	rec *ImageShareReconciler
+	// front serves the emulator; intercept may answer a call instead of it.
+	front *front
 }
 
-type harnessOption func(*Options)
+// front is the emulator's HTTP front: it lets a spec swap the emulator (a
+// restarted cloud) or answer chosen calls itself (a fault the emulator has no knob for).
+type front struct {
+	mu        sync.Mutex
+	emu       http.Handler
+	intercept func(action string, body map[string]any) (code, message string)
+}
 
-func withLimit(n int) harnessOption { return func(o *Options) { o.ShareLimit = n } }
+func (f *front) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	f.mu.Lock()
+	emu, intercept := f.emu, f.intercept
+	f.mu.Unlock()
+	if intercept != nil {
+		raw, _ := io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(raw))
+		var body map[string]any
+		_ = json.Unmarshal(raw, &body)
+		if code, msg := intercept(req.Header.Get("X-TC-Action"), body); code != "" {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"Response": map[string]any{
+				"Error": map[string]string{"Code": code, "Message": msg}, "RequestId": "intercepted"}})
+			return
+		}
+	}
+	emu.ServeHTTP(w, req)
+}
+
+// setIntercept makes the front answer calls for which fn returns a code.
+func (h *harness) setIntercept(fn func(action string, body map[string]any) (code, message string)) {
+	h.front.mu.Lock()
+	defer h.front.mu.Unlock()
+	h.front.intercept = fn
+}
+
+// restartCloud replaces the emulator by a new one built from seed, at the
+// same address: a restarted cloud, whose keys or policies may have changed.
+func (h *harness) restartCloud(seed *emulator.Seed) {
+	GinkgoHelper()
+	emu, err := emulator.New(seed)
+	Expect(err).NotTo(HaveOccurred())
+	h.front.mu.Lock()
+	defer h.front.mu.Unlock()
+	h.front.emu, h.emu = emu, emu
+}
+
+type harnessOption func(*harnessOptions)
+
+// harnessOptions are the manager's options and what else a spec's world needs.
+type harnessOptions struct {
+	Options
+	secondNamespace bool
+}
+
+// withSecondNamespace gives the spec a second tenant's namespace (h.ns2).
+func withSecondNamespace() harnessOption { return func(o *harnessOptions) { o.secondNamespace = true } }
+
+func withLimit(n int) harnessOption { return func(o *harnessOptions) { o.ShareLimit = n } }
 func withResync(d time.Duration) harnessOption {
-	return func(o *Options) { o.ResyncPeriod = d }
+	return func(o *harnessOptions) { o.ResyncPeriod = d }
 }
 
 // start builds a harness; everything it starts stops when the spec ends.
@@ -171,22 +231,28 @@ func start(seed *emulator.Seed, opts ...harnessOption) *harness {
 	GinkgoHelper()
 	emu, err := emulator.New(seed)
 	Expect(err).NotTo(HaveOccurred())
-	srv := httptest.NewServer(emu)
+	fr := &front{emu: emu}
+	srv := httptest.NewServer(fr)
 	DeferCleanup(srv.Close)
 	u, err := url.Parse(srv.URL)
 	Expect(err).NotTo(HaveOccurred())
 
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ims-"}}
 	Expect(k8sClient.Create(context.Background(), ns)).To(Succeed())
-	h := &harness{emu: emu, endpoint: u.Host, ns: ns.Name}
+	h := &harness{emu: emu, endpoint: u.Host, ns: ns.Name, front: fr}
 	h.secret("tencent-credentials", ownerSecret, ownerKey)
 
-	o := Options{ShareLimit: 50, ResyncPeriod: time.Hour, Regions: []string{"ap-guangzhou", "ap-shanghai",
-		"ap-beijing"}, MaxConcurrentReconciles: 4}
+	o := harnessOptions{Options: Options{ShareLimit: 50, ResyncPeriod: time.Hour, Regions: []string{"ap-guangzhou", "ap-shanghai",
+		"ap-beijing"}, MaxConcurrentReconciles: 4}}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	h.rec = h.startManager(o)
+	if o.secondNamespace {
+		ns2 := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ims-b-"}}
+		Expect(k8sClient.Create(context.Background(), ns2)).To(Succeed())
+		h.ns2 = ns2.Name
+	}
+	h.rec = h.startManager(o.Options)
 	return h
 }
 
@@ -197,7 +263,7 @@ func (h *harness) startManager(o Options) *ImageShareReconciler {
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		// Each spec's manager sees only its namespace, so specs never share images.
-		Cache:  cache.Options{DefaultNamespaces: map[string]cache.Config{h.ns: {}}},
+		Cache:  cache.Options{DefaultNamespaces: h.namespaces()},
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 	})
 	Expect(err).NotTo(HaveOccurred())
@@ -229,12 +295,27 @@ func (h *harness) startManager(o Options) *ImageShareReconciler {
 
 // cleanup deletes the spec's ImageShares while the manager still runs, and
 // strips finalizers of any the spec left unable to finish.
+// namespaces are the spec's namespaces, the manager's whole world.
+func (h *harness) namespaces() map[string]cache.Config {
+	out := map[string]cache.Config{h.ns: {}}
+	if h.ns2 != "" {
+		out[h.ns2] = cache.Config{}
+	}
+	return out
+}
+
 func (h *harness) cleanup() {
 	ctx := context.Background()
-	Expect(k8sClient.DeleteAllOf(ctx, &cvmv1alpha1.ImageShare{}, client.InNamespace(h.ns))).To(Succeed())
+	for ns := range h.namespaces() {
+		Expect(k8sClient.DeleteAllOf(ctx, &cvmv1alpha1.ImageShare{}, client.InNamespace(ns))).To(Succeed())
+	}
 	Eventually(func() int {
 		var list cvmv1alpha1.ImageShareList
-		Expect(k8sClient.List(ctx, &list, client.InNamespace(h.ns))).To(Succeed())
+		Expect(k8sClient.List(ctx, &list)).To(Succeed())
+		list.Items = slices.DeleteFunc(list.Items, func(o cvmv1alpha1.ImageShare) bool {
+			_, mine := h.namespaces()[o.Namespace]
+			return !mine
+		})
 		for i := range list.Items {
 			o := &list.Items[i]
 			if time.Since(o.DeletionTimestamp.Time) > 5*time.Second && len(o.Finalizers) > 0 {
@@ -294,7 +375,7 @@ func (h *harness) readyReason(name string) func() string {
 		if err := k8sClient.Get(context.Background(), client.ObjectKey{Namespace: h.ns, Name: name}, o); err != nil {
 			return "get: " + err.Error()
 		}
-		c := meta.FindStatusCondition(o.Status.Conditions, ConditionReady)
+		c := meta.FindStatusCondition(o.Status.Conditions, cvmv1alpha1.ConditionReady)
 		if c == nil || o.Status.ObservedGeneration != o.Generation || c.ObservedGeneration != o.Generation {
 			return ""
 		}
@@ -307,15 +388,15 @@ func (h *harness) expectReason(name, reason string) *cvmv1alpha1.ImageShare {
 	GinkgoHelper()
 	Eventually(h.readyReason(name), 30*time.Second, 100*time.Millisecond).Should(Equal(reason))
 	o := h.get(name)
-	ready := meta.FindStatusCondition(o.Status.Conditions, ConditionReady)
-	stalled := meta.FindStatusCondition(o.Status.Conditions, ConditionStalled)
-	reconciling := meta.FindStatusCondition(o.Status.Conditions, ConditionReconciling)
+	ready := meta.FindStatusCondition(o.Status.Conditions, cvmv1alpha1.ConditionReady)
+	stalled := meta.FindStatusCondition(o.Status.Conditions, cvmv1alpha1.ConditionStalled)
+	reconciling := meta.FindStatusCondition(o.Status.Conditions, cvmv1alpha1.ConditionReconciling)
 	switch reason {
-	case ReasonShared, ReasonInSync:
+	case cvmv1alpha1.ReasonShared, cvmv1alpha1.ReasonInSync:
 		Expect(ready.Status).To(Equal(metav1.ConditionTrue))
 		Expect(stalled).To(BeNil())
 		Expect(reconciling).To(BeNil())
-	case ReasonProgressing, ReasonImageNotReady, ReasonThrottled, ReasonCloudError:
+	case cvmv1alpha1.ReasonProgressing, cvmv1alpha1.ReasonImageNotReady, cvmv1alpha1.ReasonThrottled, cvmv1alpha1.ReasonCloudError:
 		Expect(ready.Status).NotTo(Equal(metav1.ConditionTrue))
 		Expect(reconciling).NotTo(BeNil())
 		Expect(reconciling.Status).To(Equal(metav1.ConditionTrue))

@@ -283,24 +283,24 @@ func (w *world) run(t *testing.T) {
 	owner := ims("base-exclusive", "img-excl0001", gz, r2)
 	owner.Spec.Mode = cvmv1alpha1.ModeExclusive
 	w.create(t, owner)
-	w.waitReason(t, "base-exclusive", controller.ReasonShared)
+	w.waitReason(t, "base-exclusive", cvmv1alpha1.ReasonShared)
 	w.create(t, ims("conflict", "img-excl0001", gz, r4))
 
 	for _, s := range situations {
-		if s.row == rowPending || s.reason == controller.ReasonCloudError || s.reason == controller.ReasonThrottled {
+		if s.row == rowPending || s.reason == cvmv1alpha1.ReasonCloudError || s.reason == cvmv1alpha1.ReasonThrottled {
 			continue
 		}
 		w.waitReason(t, s.file, s.reason)
 		w.capture(t, s.file, s.file)
 	}
 	for _, name := range []string{"stale-generation", "pending-deletion"} {
-		w.waitReason(t, name, controller.ReasonShared)
+		w.waitReason(t, name, cvmv1alpha1.ReasonShared)
 	}
 
 	// Every call fails with InternalError: a cloud error, retried with backoff.
 	w.emu.SetFaults(emulator.Faults{ErrorRate: 1})
 	w.create(t, ims("cloud-error", "img-cloud001", gz, r2))
-	w.waitReason(t, "cloud-error", controller.ReasonCloudError)
+	w.waitReason(t, "cloud-error", cvmv1alpha1.ReasonCloudError)
 	w.capture(t, "cloud-error", "cloud-error")
 
 	// One DescribeImages per account every 1000 s, and this test spends the
@@ -315,7 +315,7 @@ func (w *world) run(t *testing.T) {
 	throttled := ims("throttled", "img-thrott01", gz, r2)
 	throttled.Spec.CredentialsRef.Name = "other-credentials"
 	w.create(t, throttled)
-	w.waitReason(t, "throttled", controller.ReasonThrottled)
+	w.waitReason(t, "throttled", cvmv1alpha1.ReasonThrottled)
 	w.capture(t, "throttled", "throttled")
 
 	// With the manager down, nothing observes what changes next.
@@ -429,7 +429,7 @@ func (w *world) waitReason(t *testing.T, name, reason string) {
 	for time.Now().Before(deadline) {
 		o := &cvmv1alpha1.ImageShare{}
 		w.must(t, w.k8s.Get(t.Context(), client.ObjectKey{Namespace: namespaceOf(name), Name: name}, o))
-		ready := meta.FindStatusCondition(o.Status.Conditions, controller.ConditionReady)
+		ready := meta.FindStatusCondition(o.Status.Conditions, cvmv1alpha1.ConditionReady)
 		if ready != nil && o.Status.ObservedGeneration == o.Generation && ready.ObservedGeneration == o.Generation {
 			if ready.Reason == reason {
 				return

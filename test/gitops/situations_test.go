@@ -6,7 +6,7 @@ import (
 
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
-	"github.com/imageshare/imageshare-operator/internal/controller"
+	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 )
 
 // Argo CD health statuses a health.lua may return.
@@ -50,25 +50,25 @@ var situations = []situation{
 	{file: "no-status", row: rowPending, argo: argoProgressing, kstatus: status.InProgressStatus,
 		hint: "the CRD must default status to {observedGeneration: -1} " +
 			"(+kubebuilder:default:={\"observedGeneration\":-1} on ImageShare.Status, as Flux's own CRDs do)"},
-	{file: "progressing", reason: controller.ReasonProgressing, row: rowProgressing,
+	{file: "progressing", reason: cvmv1alpha1.ReasonProgressing, row: rowProgressing,
 		argo: argoProgressing, kstatus: status.InProgressStatus},
-	{file: "image-not-ready", reason: controller.ReasonImageNotReady, row: rowProgressing,
+	{file: "image-not-ready", reason: cvmv1alpha1.ReasonImageNotReady, row: rowProgressing,
 		argo: argoProgressing, kstatus: status.InProgressStatus},
-	{file: "cloud-error", reason: controller.ReasonCloudError, row: rowProgressing,
+	{file: "cloud-error", reason: cvmv1alpha1.ReasonCloudError, row: rowProgressing,
 		argo: argoProgressing, kstatus: status.InProgressStatus},
-	{file: "throttled", reason: controller.ReasonThrottled, row: rowProgressing,
+	{file: "throttled", reason: cvmv1alpha1.ReasonThrottled, row: rowProgressing,
 		argo: argoProgressing, kstatus: status.InProgressStatus},
-	{file: "shared", reason: controller.ReasonShared, row: rowReady, argo: argoHealthy, kstatus: status.CurrentStatus},
-	{file: "in-sync", reason: controller.ReasonInSync, row: rowReady, argo: argoHealthy, kstatus: status.CurrentStatus},
-	stalledSituation("share-limit-exceeded", controller.ReasonShareLimitExceeded),
-	stalledSituation("region-mismatch", controller.ReasonRegionMismatch),
-	stalledSituation("image-not-found", controller.ReasonImageNotFound),
-	stalledSituation("image-not-shareable", controller.ReasonImageNotShareable),
-	stalledSituation("invalid-accounts", controller.ReasonInvalidAccounts),
-	stalledSituation("credentials-missing", controller.ReasonCredentialsMissing),
-	stalledSituation("credentials-invalid", controller.ReasonCredentialsInvalid),
-	stalledSituation("conflict", controller.ReasonConflict),
-	stalledSituation("drift-detected", controller.ReasonDriftDetected),
+	{file: "shared", reason: cvmv1alpha1.ReasonShared, row: rowReady, argo: argoHealthy, kstatus: status.CurrentStatus},
+	{file: "in-sync", reason: cvmv1alpha1.ReasonInSync, row: rowReady, argo: argoHealthy, kstatus: status.CurrentStatus},
+	stalledSituation("share-limit-exceeded", cvmv1alpha1.ReasonShareLimitExceeded),
+	stalledSituation("region-mismatch", cvmv1alpha1.ReasonRegionMismatch),
+	stalledSituation("image-not-found", cvmv1alpha1.ReasonImageNotFound),
+	stalledSituation("image-not-shareable", cvmv1alpha1.ReasonImageNotShareable),
+	stalledSituation("invalid-accounts", cvmv1alpha1.ReasonInvalidAccounts),
+	stalledSituation("credentials-missing", cvmv1alpha1.ReasonCredentialsMissing),
+	stalledSituation("credentials-invalid", cvmv1alpha1.ReasonCredentialsInvalid),
+	stalledSituation("conflict", cvmv1alpha1.ReasonConflict),
+	stalledSituation("drift-detected", cvmv1alpha1.ReasonDriftDetected),
 	// A Ready object whose spec changed while the manager was down.
 	{file: "stale-generation", row: rowPending, argo: argoProgressing, kstatus: status.InProgressStatus},
 	// A Stalled object whose spec was fixed while the manager was down: no
@@ -84,12 +84,12 @@ func stalledSituation(file, reason string) situation {
 
 // contractReasons are the Ready reasons of contract §3, by row.
 var contractReasons = map[row][]string{
-	rowProgressing: {controller.ReasonProgressing, controller.ReasonImageNotReady, controller.ReasonThrottled,
-		controller.ReasonCloudError},
-	rowReady: {controller.ReasonShared, controller.ReasonInSync},
-	rowStalled: {controller.ReasonShareLimitExceeded, controller.ReasonRegionMismatch, controller.ReasonImageNotFound,
-		controller.ReasonImageNotShareable, controller.ReasonInvalidAccounts, controller.ReasonCredentialsMissing,
-		controller.ReasonCredentialsInvalid, controller.ReasonConflict, controller.ReasonDriftDetected},
+	rowProgressing: {cvmv1alpha1.ReasonProgressing, cvmv1alpha1.ReasonImageNotReady, cvmv1alpha1.ReasonThrottled,
+		cvmv1alpha1.ReasonCloudError},
+	rowReady: {cvmv1alpha1.ReasonShared, cvmv1alpha1.ReasonInSync},
+	rowStalled: {cvmv1alpha1.ReasonShareLimitExceeded, cvmv1alpha1.ReasonRegionMismatch, cvmv1alpha1.ReasonImageNotFound,
+		cvmv1alpha1.ReasonImageNotShareable, cvmv1alpha1.ReasonInvalidAccounts, cvmv1alpha1.ReasonCredentialsMissing,
+		cvmv1alpha1.ReasonCredentialsInvalid, cvmv1alpha1.ReasonConflict, cvmv1alpha1.ReasonDriftDetected},
 }
 
 // TestEveryContractReasonIsCaptured keeps the situations honest: each reason

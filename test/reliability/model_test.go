@@ -46,7 +46,7 @@ const (
 	kindAtLimit          // two Merge objects that do not both fit; one out-of-band share
 	kindConflict         // an Exclusive owner cancelling out-of-band shares, and a younger Merge in Conflict
 	kindExclusive        // an Exclusive swap of a full share list, or an Exclusive over the limit
-	kindMixed            // Merge adopting an out-of-band share, a bad account, and an Observe object
+	kindMixed            // Merge listing an out-of-band share (never managed), a bad account, and an Observe object
 	kinds
 )
 
@@ -353,21 +353,15 @@ func expectObject(m *scObject, final []string, conflicted bool, over map[string]
 
 // afterDeletion is every image's share list once every object is deleted
 // under deletionPolicy Delete: an image an Exclusive object owned has no
-// shares left; on the others, only out-of-band shares no object listed stay.
+// shares left; on the others the out-of-band shares stay, listed or not: an
+// object manages only what it shared itself (contract §2, "Managed"), never
+// an account the console shared before it was listed.
 func (s *scenario) afterDeletion(owners map[string]bool) map[string][]string {
 	out := map[string][]string{}
 	for _, img := range s.images {
 		out[img.id] = []string{}
-		if owners[img.id] {
-			continue
-		}
-		for _, a := range img.seeded {
-			listed := slices.ContainsFunc(s.objects, func(o *scObject) bool {
-				return o.image == img.id && o.mode != cvmv1alpha1.ModeObserve && slices.Contains(o.accounts, a)
-			})
-			if !listed {
-				out[img.id] = append(out[img.id], a)
-			}
+		if !owners[img.id] {
+			out[img.id] = append(out[img.id], img.seeded...)
 		}
 	}
 	return out

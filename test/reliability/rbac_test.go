@@ -56,8 +56,9 @@ type grant struct {
 // The manager processes of this package run with exactly these verbs (see
 // installRBAC), so every test here shows they suffice.
 var managerNeeds = []grant{
-	{group: "", resource: "secrets", verbs: []string{"get"},
-		why: "credentialsRef: one direct GET in the object's namespace; no list, no watch, no cache"},
+	{group: "", resource: "secrets", verbs: []string{"get", "update"},
+		why: "credentialsRef: one direct GET in the object's namespace; no list, no watch, no cache; " +
+			"update only for the in-use finalizer"},
 	{group: "cvm.imageshare.dev", resource: "imageshares", verbs: []string{"get", "list", "patch", "update", "watch"},
 		why: "the informer (list, watch), finalizer patches"},
 	{group: "cvm.imageshare.dev", resource: "imageshares/status", verbs: []string{"get", "patch", "update"},

@@ -1,0 +1,218 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
+	"github.com/imageshare/imageshare-operator/internal/cloud"
+)
+
+// imageKey is the unit of work: one image in one region.
+type imageKey struct{ Region, ImageID string }
+
+// String is the workqueue and index form, region/imageId.
+func (k imageKey) String() string { return k.Region + "/" + k.ImageID }
+
+func keyOf(o *cvmv1alpha1.ImageShare) imageKey {
+	return imageKey{Region: o.Spec.Region, ImageID: o.Spec.ImageID}
+}
+
+// copyKeys are region/imageId of the copies o's status records.
+func copyKeys(o *cvmv1alpha1.ImageShare) []string {
+	var out []string
+	for _, st := range o.Status.Regions {
+		if st.ImageID != "" {
+			out = append(out, imageKey{Region: st.Region, ImageID: st.ImageID}.String())
+		}
+	}
+	return out
+}
+
+// member is one ImageShare of the image in this reconcile: the object as
+// read, the copy this reconcile changes, its credentials, and its verdict.
+type member struct {
+	obj, base *cvmv1alpha1.ImageShare
+	creds     cloud.Credentials
+	// identity is the cloud identity (SecretId) the credentials act as; ""
+	// when the object has no usable credentials.
+	identity string
+	// copyOf is set for an ImageShare whose own image is a copy this image's
+	// maintainer made in that region: it is planned with that copy.
+	copyOf string
+	v      verdict
+}
+
+func (m *member) name() string      { return m.obj.Namespace + "/" + m.obj.Name }
+func (m *member) deleting() bool    { return !m.obj.DeletionTimestamp.IsZero() }
+func (m *member) observe() bool     { return m.obj.Spec.Mode == cvmv1alpha1.ModeObserve }
+func (m *member) exclusive() bool   { return m.obj.Spec.Mode == cvmv1alpha1.ModeExclusive }
+func (m *member) orphans() bool     { return m.obj.Spec.DeletionPolicy == cvmv1alpha1.DeletionPolicyOrphan }
+func (m *member) specChanged() bool { return m.obj.Status.ObservedGeneration != m.obj.Generation }
+
+// work is everything one reconcile of an image handles.
+type work struct {
+	key      imageKey
+	members  []*member
+	redirect *imageKey
+}
+
+// group is the members of one cloud identity: they plan together and act
+// with that identity's keys. Members of other identities only ever count as
+// shares the cloud already holds.
+type group struct {
+	identity string
+	creds    cloud.Credentials
+	members  []*member
+}
+
+// groups splits the members that still need the cloud by identity, in a
+// stable order (oldest member first decides nothing here; the planner does).
+func (w *work) groups() []*group {
+	var out []*group
+	for _, m := range w.members {
+		if m.v.decided() {
+			continue
+		}
+		i := slices.IndexFunc(out, func(g *group) bool { return g.identity == m.identity })
+		if i < 0 {
+			out = append(out, &group{identity: m.identity, creds: m.creds})
+			i = len(out) - 1
+		}
+		out[i].members = append(out[i].members, m)
+	}
+	return out
+}
+
+// load lists the image's ImageShares (and, for a source image, the
+// ImageShares of its copies), adds the finalizer to new ones, and resolves
+// each one's credentials. Members that need no cloud call (released at once,
+// or without usable credentials) get their verdict here.
+func (r *ImageShareReconciler) load(ctx context.Context, key imageKey) (*work, error) {
+	w := &work{key: key}
+	if src, ok := r.maintainerOf(ctx, key); ok {
+		w.redirect = &src
+		return w, nil
+	}
+	objs, err := r.listBy(ctx, imageKeyField, key.String())
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range objs {
+		m := &member{obj: o, base: o.DeepCopy()}
+		w.members = append(w.members, m)
+	}
+	// ImageShares whose image is a copy one of ours maintains join the plan of that copy.
+	for _, m := range slices.Clone(w.members) {
+		for _, st := range m.obj.Status.Regions {
+			if st.ImageID == "" {
+				continue
+			}
+			copies, err := r.listBy(ctx, imageKeyField, imageKey{Region: st.Region, ImageID: st.ImageID}.String())
+			if err != nil {
+				return nil, err
+			}
+			for _, o := range copies {
+				if !slices.ContainsFunc(w.members, func(x *member) bool { return x.obj.UID == o.UID }) {
+					w.members = append(w.members, &member{obj: o, base: o.DeepCopy(), copyOf: st.Region})
+				}
+			}
+		}
+	}
+	for _, m := range w.members {
+		if err := r.prepare(ctx, m); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// prepare adds the finalizer to a live object, releases a deleting one that
+// has nothing to cancel, and resolves credentials.
+func (r *ImageShareReconciler) prepare(ctx context.Context, m *member) error {
+	if !m.deleting() && !controllerutil.ContainsFinalizer(m.obj, Finalizer) {
+		base := m.obj.DeepCopy()
+		controllerutil.AddFinalizer(m.obj, Finalizer)
+		if err := r.Patch(ctx, m.obj, client.MergeFrom(base)); err != nil {
+			if apierrors.IsNotFound(err) {
+				m.v = verdict{gone: true} // deleted meanwhile: nothing to do for it
+				return nil
+			}
+			return fmt.Errorf("add finalizer to %s: %w", m.name(), err)
+		}
+		m.base = m.obj.DeepCopy()
+	}
+	if m.deleting() {
+		if !controllerutil.ContainsFinalizer(m.obj, Finalizer) {
+			m.v = verdict{gone: true}
+			return nil
+		}
+		// Deletion always ends: nothing to cancel means nothing to wait for,
+		// with or without credentials.
+		if m.observe() || m.orphans() || !managesCloud(m.obj) {
+			m.v = verdict{release: true}
+			return nil
+		}
+	}
+	creds, identity, v := r.credentials(ctx, m.obj)
+	if v != nil {
+		m.v = *v
+		return nil
+	}
+	if msg, ok := r.rejected.get(m.obj, creds, r.ResyncPeriod, r.now()); ok {
+		m.v = r.stalled(cvmv1alpha1.ReasonCredentialsInvalid, msg)
+		m.v.requeueAfter = jitter(credentialsRetry)
+		return nil
+	}
+	m.creds, m.identity = creds, identity
+	return nil
+}
+
+// listBy lists ImageShares by one of the cache indexes, oldest first.
+func (r *ImageShareReconciler) listBy(ctx context.Context, field, value string) ([]*cvmv1alpha1.ImageShare, error) {
+	var list cvmv1alpha1.ImageShareList
+	if err := r.List(ctx, &list, client.MatchingFields{field: value}); err != nil {
+		return nil, fmt.Errorf("list ImageShares by %s %s: %w", field, value, err)
+	}
+	out := make([]*cvmv1alpha1.ImageShare, 0, len(list.Items))
+	for i := range list.Items {
+		out = append(out, &list.Items[i])
+	}
+	slices.SortFunc(out, func(a, b *cvmv1alpha1.ImageShare) int {
+		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+	})
+	return out, nil
+}
+
+// maintainerOf returns the source image of the ImageShare that maintains k as
+// a copy (through replicaRegions), if any.
+func (r *ImageShareReconciler) maintainerOf(ctx context.Context, k imageKey) (imageKey, bool) {
+	owners, err := r.listBy(ctx, copyKeyField, k.String())
+	if err != nil || len(owners) == 0 {
+		return imageKey{}, false
+	}
+	return keyOf(owners[0]), true
+}
+
+// managesCloud reports whether o holds anything in the cloud it must undo on
+// deletion: a managed share, a pending share, or a copy.
+func managesCloud(o *cvmv1alpha1.ImageShare) bool {
+	if len(o.Status.ManagedAccountIDs) > 0 || len(pendingShares(o, "")) > 0 {
+		return true
+	}
+	for _, st := range o.Status.Regions {
+		if st.ImageID != "" || len(st.ManagedAccountIDs) > 0 || len(pendingShares(o, st.Region)) > 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,265 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
+	"github.com/imageshare/imageshare-operator/internal/cloud"
+)
+
+// Failed image states: the image will never become shareable.
+var failedStates = []string{"CREATEFAILED", "IMPORTFAILED", "SYNCFAILED"}
+
+// observation is what the cloud says about one image, for one identity.
+type observation struct {
+	image   cloud.Image
+	shares  []string
+	fetched time.Time
+}
+
+// observe reads (or recalls, within a resync period) the image's metadata
+// and share list with the group's keys. A verdict for every member is
+// returned instead when the image cannot be planned (missing, busy, not
+// shareable, or a call failed); deleting members of a gone or failed image
+// are released.
+func (r *ImageShareReconciler) observe(ctx context.Context, cl cloud.Client, key imageKey, g *group,
+	members []*member, now time.Time) (*observation, map[*member]verdict) {
+	fresh := r.needsFreshRead(key, g.identity, members)
+	img, ok, err := r.describe(ctx, cl, key, g, fresh, now)
+	if err != nil {
+		return nil, r.allFail(members, key, err)
+	}
+	if !ok {
+		return nil, r.notFound(ctx, cl, key, g.identity, members)
+	}
+	info := img.image
+	stop := func(v verdict, releaseDeleting bool) map[*member]verdict {
+		out := map[*member]verdict{}
+		for _, m := range members {
+			if m.deleting() && releaseDeleting {
+				out[m] = verdict{release: true}
+				continue
+			}
+			v.image = &info
+			out[m] = v
+		}
+		return out
+	}
+	if why := notShareable(info); why != "" {
+		return nil, stop(r.stalled(cvmv1alpha1.ReasonImageNotShareable, fmt.Sprintf(
+			"Image %s %s and cannot be shared: %s", info.ID, why, remedyNotShareable(info))), true)
+	}
+	if info.State != cloud.ImageStateNormal {
+		v := progressing(cvmv1alpha1.ReasonImageNotReady, fmt.Sprintf("Image %s is %s: waiting for NORMAL",
+			key.ImageID, info.State))
+		v.requeueAfter = jitter(busyImageRetry)
+		r.reads.forget(g.identity, key)
+		return nil, stop(v, false)
+	}
+	shares, fetched, cached := r.reads.shares(g.identity, key, r.readMaxAge(), now)
+	if !cached || fresh {
+		list, err := cl.ListShares(ctx, key.Region, key.ImageID)
+		if err != nil {
+			if cloud.ReasonOf(err) == cloud.ReasonImageNotFound {
+				r.reads.forget(g.identity, key)
+			}
+			return nil, r.allFail(members, key, err)
+		}
+		shares, fetched = list, now
+		r.reads.putShares(g.identity, key, list, now)
+	}
+	return &observation{image: info, shares: shares, fetched: fetched}, nil
+}
+
+// needsFreshRead: a spec change or a deletion the last plan did not cover
+// needs a share list read for it; anything else accepts this period's read.
+func (r *ImageShareReconciler) needsFreshRead(key imageKey, identity string, members []*member) bool {
+	for _, m := range members {
+		if (m.specChanged() || m.deleting()) && !r.reads.covered(identity, key, m.obj) {
+			return true
+		}
+	}
+	return false
+}
+
+// describe returns the image's metadata, from the cache or from one
+// DescribeImages call that also reads up to 99 other images the same
+// credentials need in the region (a thousand objects cost ten calls).
+func (r *ImageShareReconciler) describe(ctx context.Context, cl cloud.Client, key imageKey, g *group, fresh bool,
+	now time.Time) (metaEntry, bool, error) {
+	if e, ok := r.reads.meta(g.identity, key, r.readMaxAge(), now); ok && !fresh {
+		return e, e.found, nil
+	}
+	ids := append([]string{key.ImageID}, r.peers(ctx, key, g, now)...)
+	images, err := cl.DescribeImages(ctx, key.Region, ids)
+	if err != nil {
+		return metaEntry{}, false, err
+	}
+	for _, id := range ids {
+		img, found := images[id]
+		r.reads.putMeta(g.identity, imageKey{Region: key.Region, ImageID: id}, metaEntry{image: img, found: found,
+			fetched: now})
+	}
+	img, found := images[key.ImageID]
+	return metaEntry{image: img, found: found, fetched: now}, found, nil
+}
+
+// peers lists other images in the region that ImageShares with the same
+// credentials Secret (or the manager's own keys) target, not yet cached.
+func (r *ImageShareReconciler) peers(ctx context.Context, key imageKey, g *group, now time.Time) []string {
+	var list cvmv1alpha1.ImageShareList
+	if err := r.List(ctx, &list); err != nil {
+		return nil
+	}
+	refs := map[string]bool{}
+	for _, m := range g.members {
+		refs[credentialKey(m.obj)] = true
+	}
+	seen := map[string]bool{key.ImageID: true}
+	var ids []string
+	for i := range list.Items {
+		o := &list.Items[i]
+		if len(ids) == maxIDsPerCall-1 {
+			break
+		}
+		if seen[o.Spec.ImageID] || o.Spec.Region != key.Region || !refs[credentialKey(o)] {
+			continue
+		}
+		seen[o.Spec.ImageID] = true
+		if _, fresh := r.reads.meta(g.identity, keyOf(o), r.ResyncPeriod/2, now); !fresh {
+			ids = append(ids, o.Spec.ImageID)
+		}
+	}
+	return ids
+}
+
+// credentialKey groups objects that certainly use the same credentials.
+func credentialKey(o *cvmv1alpha1.ImageShare) string {
+	if o.Spec.CredentialsRef == nil {
+		return "env"
+	}
+	return o.Namespace + "/" + o.Spec.CredentialsRef.Name
+}
+
+func (r *ImageShareReconciler) allFail(members []*member, key imageKey, err error) map[*member]verdict {
+	out := map[*member]verdict{}
+	for _, m := range members {
+		if reason := cloud.ReasonOf(err); m.deleting() &&
+			(reason == cloud.ReasonImageNotFound || reason == cloud.ReasonRegionMismatch) {
+			out[m] = verdict{release: true} // the image is gone (or never was here), and its shares with it
+			continue
+		}
+		out[m] = r.failure(m, key, err)
+	}
+	return out
+}
+
+// notFound handles an image absent from its region: deleting members are
+// released (a gone image has no shares); the others learn where it is.
+func (r *ImageShareReconciler) notFound(ctx context.Context, cl cloud.Client, key imageKey, identity string,
+	members []*member) map[*member]verdict {
+	out := map[*member]verdict{}
+	var live []*member
+	for _, m := range members {
+		if m.deleting() {
+			out[m] = verdict{release: true}
+		} else {
+			live = append(live, m)
+		}
+	}
+	if len(live) == 0 {
+		return out
+	}
+	v := r.locate(ctx, cl, key, identity, live[0])
+	for _, m := range live {
+		out[m] = v
+	}
+	return out
+}
+
+// locate looks for the image in the other regions: RegionMismatch names where
+// it is, ImageNotFound says it is nowhere. Each region's answer goes into the
+// read cache, so a search cut short by the rate limit resumes where it
+// stopped instead of starting over.
+func (r *ImageShareReconciler) locate(ctx context.Context, cl cloud.Client, key imageKey, identity string,
+	m *member) verdict {
+	now := r.now()
+	for _, region := range r.Regions {
+		if region == key.Region {
+			continue
+		}
+		at := imageKey{Region: region, ImageID: key.ImageID}
+		if e, ok := r.reads.meta(identity, at, r.readMaxAge(), now); ok {
+			if e.found {
+				return r.regionMismatch(key, region)
+			}
+			continue
+		}
+		images, err := cl.DescribeImages(ctx, region, []string{key.ImageID})
+		if err != nil {
+			switch cloud.ReasonOf(err) {
+			case cloud.ReasonRegionMismatch, cloud.ReasonImageNotFound:
+				// Not available to this account there: keep looking.
+				r.reads.putMeta(identity, at, metaEntry{fetched: now})
+				continue
+			}
+			v := r.failure(m, key, err)
+			if !v.stalled {
+				v.message = fmt.Sprintf("Looking for image %s outside %s: %s", key.ImageID, key.Region, v.message)
+			}
+			return v
+		}
+		img, found := images[key.ImageID]
+		r.reads.putMeta(identity, at, metaEntry{image: img, found: found, fetched: now})
+		if found {
+			logf.FromContext(ctx).Info("Found image in another region", "foundIn", region)
+			return r.regionMismatch(key, region)
+		}
+	}
+	return r.stalled(cvmv1alpha1.ReasonImageNotFound, fmt.Sprintf(
+		"Image %s was not found in %s or any other region: check spec.imageId and that the credentials belong "+
+			"to the image owner", key.ImageID, key.Region))
+}
+
+// notShareable says why Tencent would refuse to share img, or "".
+func notShareable(img cloud.Image) string {
+	switch {
+	case img.Type == cloud.ImageTypeShared:
+		return "is shared to this account by its owner (SHARED_IMAGE)"
+	case img.Type != "" && img.Type != cloud.ImageTypePrivate:
+		return fmt.Sprintf("is not a custom image (%s)", img.Type)
+	case img.LicenseType == cloud.LicenseTypeBYOL:
+		return "is a bring-your-own-license (BYOL) image"
+	case img.Encrypted:
+		return "is encrypted"
+	case slices.Contains(failedStates, img.State):
+		return fmt.Sprintf("is in the failed state %s", img.State)
+	}
+	return ""
+}
+
+func remedyNotShareable(img cloud.Image) string {
+	switch {
+	case img.Type == cloud.ImageTypeShared:
+		return "ask its owner to share it with the accounts instead"
+	case slices.Contains(failedStates, img.State):
+		return "build the image again and share the new one"
+	}
+	return "share a custom image built without it instead"
+}
+
+func (r *ImageShareReconciler) regionMismatch(key imageKey, region string) verdict {
+	return r.stalled(cvmv1alpha1.ReasonRegionMismatch, fmt.Sprintf(
+		"Image %s is in %s, not %s: images are shared only inside their own region; "+
+			"create an ImageShare with region %s (add %s to its replicaRegions to share a copy there)",
+		key.ImageID, region, key.Region, region, key.Region))
+}
+
+// readMaxAge is how old a cached read may be: 90% of the resync period, so
+// each image is read about once a period.
+func (r *ImageShareReconciler) readMaxAge() time.Duration { return r.ResyncPeriod * 9 / 10 }

@@ -1,0 +1,261 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
+	"github.com/imageshare/imageshare-operator/internal/cloud"
+	"github.com/imageshare/imageshare-operator/internal/planner"
+)
+
+// seat is one ImageShare's part in the plan of one image: its own image, or
+// its copy in a replica region. Source and copies go through the same plan,
+// act and view code.
+type seat struct {
+	m *member
+	// scope is "" for the object's own image, else the replica region (the
+	// scope of its write-ahead record and managed list).
+	scope string
+	// listed are the accounts it wants on this image.
+	listed []string
+	// managed are the accounts it shared here (status and write-ahead record).
+	managed []string
+	// leaving: deleting, or its replica region was removed; it wants nothing here.
+	leaving bool
+	// knownBad are listed accounts the cloud refused since the spec last
+	// changed, not retried before the next resync.
+	knownBad map[string]planner.Reason
+
+	conflict string
+	view     accountView
+}
+
+func (s *seat) key() string { return s.m.name() }
+
+// newSeat builds a seat from the status the object keeps for that scope.
+func newSeat(m *member, scope string, listed []string, managed []string, failed []cvmv1alpha1.FailedAccount,
+	leaving bool, retryBad bool) *seat {
+	s := &seat{m: m, scope: scope, listed: listed, leaving: leaving, knownBad: map[string]planner.Reason{}}
+	if m.observe() {
+		managed = nil
+	}
+	s.managed = slices.Clone(managed)
+	for _, a := range pendingShares(m.obj, scope) {
+		if !slices.Contains(s.managed, a) && !m.observe() {
+			s.managed = append(s.managed, a)
+		}
+	}
+	if !retryBad {
+		for _, f := range failed {
+			if slices.Contains(listed, f.AccountID) && !retryableReason(f.Reason) &&
+				f.Reason != cvmv1alpha1.AccountReasonShareLimitExceeded && !slices.Contains(s.managed, f.AccountID) {
+				s.knownBad[f.AccountID] = planner.Reason(f.Reason)
+			}
+		}
+	}
+	return s
+}
+
+// planImage plans one image for its seats, records the write-ahead, acts, and
+// fills each seat's view. It returns the act result (nil when nothing ran).
+func (r *ImageShareReconciler) planImage(ctx context.Context, cl cloud.Client, target imageKey, seats []*seat,
+	shares []string) (*actResult, error) {
+	members := make([]planner.Member, 0, len(seats))
+	for _, s := range seats {
+		m := planner.Member{Key: s.key(), CreatedAt: s.m.obj.CreationTimestamp.Time,
+			Mode: planner.Mode(s.m.obj.Spec.Mode), Accounts: s.listed, Managed: s.managed, KnownBad: s.knownBad,
+			Deleting: s.leaving, CancelOnDelete: !s.m.orphans()}
+		if m.Mode == "" {
+			m.Mode = planner.Merge
+		}
+		members = append(members, m)
+	}
+	plan := planner.Compute(planner.Input{Shared: shares, Members: members, Limit: r.ShareLimit})
+	for _, s := range seats {
+		s.conflict = plan.Conflicts[s.key()]
+	}
+	if len(plan.Share) > 0 {
+		if err := r.recordPending(ctx, seats, plan.Share); err != nil {
+			return nil, err
+		}
+	}
+	res := r.execute(ctx, cl, target, plan.Cancel, plan.Share, shares)
+	for _, s := range seats {
+		if res.changed() || len(res.failed) > 0 {
+			r.recordEvents(s, target, res)
+		}
+	}
+	fillViews(seats, res, plan, r.ShareLimit)
+	return res, nil
+}
+
+// fillViews computes each seat's accounts after the plan ran: what it
+// manages now, and its shared, unmanaged, missing and failed accounts.
+func fillViews(seats []*seat, res *actResult, plan planner.Plan, limit int) {
+	next := nextManaged(seats, res)
+	after := toSet(res.after)
+	for _, s := range seats {
+		v := accountView{managed: sortedKeys(next[s])}
+		listed := toSet(s.listed)
+		for _, a := range res.after {
+			switch {
+			case listed[a] && !s.leaving:
+				v.shared = append(v.shared, a)
+			case next[s][a]:
+				v.cancelOwed = append(v.cancelOwed, a)
+			default:
+				v.unmanaged = append(v.unmanaged, a)
+			}
+		}
+		failed := seatFailures(s, res, plan, next[s], limit)
+		for _, a := range s.listed {
+			if _, f := failed[a]; !after[a] && !f && !s.leaving {
+				v.missing = append(v.missing, a)
+			}
+		}
+		v.failed = failedList(failed)
+		slices.Sort(v.missing)
+		s.view = v
+	}
+}
+
+// nextManaged is what each seat manages once the plan ran. An account a seat
+// no longer wants but another live, non-Observe seat lists is handed over to
+// that seat, so it is cancelled when the last one lets go; one nobody else
+// lists stays managed while its cancel is owed.
+func nextManaged(seats []*seat, res *actResult) map[*seat]map[string]bool {
+	after := toSet(res.after)
+	shared := toSet(res.shared)
+	next := map[*seat]map[string]bool{}
+	for _, s := range seats {
+		next[s] = map[string]bool{}
+	}
+	heirs := func(self *seat, a string) []*seat {
+		var out []*seat
+		for _, o := range seats {
+			if o != self && !o.leaving && !o.m.observe() && o.conflict == "" && slices.Contains(o.listed, a) {
+				out = append(out, o)
+			}
+		}
+		return out
+	}
+	listedByLive := func(self *seat, a string) bool {
+		return slices.ContainsFunc(seats, func(o *seat) bool {
+			return o != self && !o.leaving && slices.Contains(o.listed, a)
+		})
+	}
+	for _, s := range seats {
+		if s.m.observe() || s.leaving && s.m.orphans() {
+			continue // Observe manages nothing; Orphan lets go of what it leaves
+		}
+		for _, a := range s.managed {
+			switch h := heirs(s, a); {
+			case !after[a]:
+				// No longer shared: nothing left to manage.
+			case !s.leaving && slices.Contains(s.listed, a):
+				next[s][a] = true
+			case len(h) > 0:
+				for _, o := range h {
+					next[o][a] = true
+				}
+			case listedByLive(s, a):
+				// Only Observe objects (or objects in Conflict) still list it:
+				// the plan keeps it for them, so let go; nobody cancels it.
+			default:
+				next[s][a] = true // the cancel is still owed
+			}
+		}
+		if s.leaving || s.conflict != "" {
+			continue
+		}
+		for _, a := range s.listed {
+			if shared[a] {
+				next[s][a] = true // its own SHARE (recorded as pending first) succeeded
+			}
+		}
+	}
+	return next
+}
+
+// seatFailures are the accounts of a seat the cloud refused (SHARE of a
+// listed one, CANCEL of a managed one), refused recently, or that do not fit.
+func seatFailures(s *seat, res *actResult, plan planner.Plan, managed map[string]bool,
+	limit int) map[string]cvmv1alpha1.FailedAccount {
+	after := toSet(res.after)
+	listed := toSet(s.listed)
+	failed := map[string]cvmv1alpha1.FailedAccount{}
+	for a, f := range res.failed {
+		if (listed[a] && !s.leaving) || managed[a] {
+			failed[a] = f
+		}
+	}
+	if s.leaving || s.m.observe() || s.conflict != "" {
+		return failed
+	}
+	for _, a := range s.listed {
+		if _, bad := s.knownBad[a]; bad && !after[a] {
+			failed[a] = knownBadEntry(s, a)
+		}
+		if (plan.OverLimit[a] || res.overQuota[a]) && !after[a] {
+			failed[a] = cvmv1alpha1.FailedAccount{AccountID: a, Reason: cvmv1alpha1.AccountReasonShareLimitExceeded,
+				Message: fmt.Sprintf("The image is shared with as many accounts as allowed (%d): "+
+					"remove accounts or cancel other shares", limit)}
+		}
+	}
+	return failed
+}
+
+// knownBadEntry keeps the failedAccounts entry the status already holds.
+func knownBadEntry(s *seat, a string) cvmv1alpha1.FailedAccount {
+	for _, f := range failedOf(s.m.obj, s.scope) {
+		if f.AccountID == a {
+			return f
+		}
+	}
+	return cvmv1alpha1.FailedAccount{AccountID: a, Reason: string(s.knownBad[a])}
+}
+
+func failedOf(o *cvmv1alpha1.ImageShare, scope string) []cvmv1alpha1.FailedAccount {
+	if scope == "" {
+		return o.Status.FailedAccounts
+	}
+	if st := regionStatus(o, scope); st != nil {
+		return st.FailedAccounts
+	}
+	return nil
+}
+
+func failedList(m map[string]cvmv1alpha1.FailedAccount) []cvmv1alpha1.FailedAccount {
+	out := make([]cvmv1alpha1.FailedAccount, 0, len(m))
+	for _, f := range m {
+		out = append(out, f)
+	}
+	slices.SortFunc(out, func(a, b cvmv1alpha1.FailedAccount) int { return strings.Compare(a.AccountID, b.AccountID) })
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// isResync reports whether the member's last cloud read is a resync period
+// old: failed accounts and copies are tried again then.
+func (r *ImageShareReconciler) isResync(m *member, now time.Time) bool {
+	t := m.obj.Status.LastSyncTime
+	return t == nil || now.Sub(t.Time) >= r.readMaxAge()
+}
+
+// ownSeat is a member's seat on its own image.
+func (r *ImageShareReconciler) ownSeat(m *member, now time.Time) *seat {
+	return newSeat(m, "", m.obj.Spec.AccountIDs, m.obj.Status.ManagedAccountIDs, m.obj.Status.FailedAccounts,
+		m.deleting(), m.specChanged() || r.isResync(m, now))
+}
+
+// judgeSeat is the verdict of a seat whose plan ran on image id.
+func (r *ImageShareReconciler) judgeSeat(s *seat, id string, res *actResult) verdict {
+	return r.judge(judgeInput{imageID: id, mode: s.m.obj.Spec.Mode, listed: s.listed, conflict: s.conflict,
+		view: s.view, limit: r.ShareLimit, othersHold: len(res.after) - len(s.view.shared)})
+}

@@ -1,0 +1,146 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
+	"github.com/imageshare/imageshare-operator/internal/cloud"
+)
+
+// reconcileGroup runs observe, plan, act and judge for the members of one
+// identity on the image, then their copies.
+func (r *ImageShareReconciler) reconcileGroup(ctx context.Context, key imageKey, g *group) {
+	r.reconcileWith(ctx, key, g)
+}
+
+// reconcileWith plans the group's images with the group's current keys.
+func (r *ImageShareReconciler) reconcileWith(ctx context.Context, key imageKey, g *group) {
+	cl, err := r.Cloud.ClientFor(g.creds)
+	if err != nil {
+		for _, m := range g.members {
+			m.v = r.stalled(cvmv1alpha1.ReasonCredentialsInvalid, fmt.Sprintf("Credentials are unusable: fix %s",
+				credentialSource(m.obj)))
+		}
+		return
+	}
+	var direct []*member
+	for _, m := range g.members {
+		if m.copyOf == "" {
+			direct = append(direct, m)
+		}
+	}
+	if len(direct) > 0 {
+		r.reconcileImage(ctx, cl, key, g, direct)
+	}
+	// ImageShares of a copy that no member of their identity maintains are
+	// planned on their own image, as if it were not a copy.
+	byImage := map[imageKey][]*member{}
+	var keys []imageKey
+	for _, m := range g.members {
+		if m.copyOf != "" && !m.v.decided() {
+			if _, ok := byImage[keyOf(m.obj)]; !ok {
+				keys = append(keys, keyOf(m.obj))
+			}
+			byImage[keyOf(m.obj)] = append(byImage[keyOf(m.obj)], m)
+		}
+	}
+	for _, k := range keys {
+		ms := byImage[k]
+		r.reconcileImage(ctx, cl, k, &group{identity: g.identity, creds: g.creds, members: ms}, ms)
+	}
+}
+
+// reconcileImage observes, plans, acts and judges the direct members of one
+// image, then their copies.
+func (r *ImageShareReconciler) reconcileImage(ctx context.Context, cl cloud.Client, key imageKey, g *group,
+	direct []*member) {
+	if allSettled(direct) {
+		// Re-checking settled objects yields the rate budget to work pending.
+		ctx = cloud.WithLowPriority(ctx)
+	}
+	now := r.now()
+	obs, stop := r.observe(ctx, cl, key, g, direct, now)
+	if stop != nil {
+		for m, v := range stop {
+			m.v = v
+		}
+		return
+	}
+	seats := make([]*seat, 0, len(direct))
+	for _, m := range direct {
+		seats = append(seats, r.ownSeat(m, now))
+	}
+	res, err := r.planImage(ctx, cl, key, seats, obs.shares)
+	if err != nil {
+		for _, m := range direct {
+			m.v = progressing(cvmv1alpha1.ReasonProgressing, "Recording the accounts about to be shared failed: retrying")
+			m.v.err = err
+		}
+		return
+	}
+	r.reads.planned(g.identity, key, res.after, objectsOf(direct))
+	if res.err != nil && cloud.IsTerminal(res.err) {
+		r.reads.forget(g.identity, key) // the verdict rests on the call: read again next time
+	}
+	synced := obs.fetched
+	if res.changed() {
+		synced = now
+	}
+	for _, s := range seats {
+		s.m.v = r.sourceVerdict(s, key, obs, res, synced)
+	}
+	r.syncCopies(ctx, cl, key, g, direct, now)
+}
+
+// sourceVerdict judges one member on its own image.
+func (r *ImageShareReconciler) sourceVerdict(s *seat, key imageKey, obs *observation, res *actResult,
+	synced time.Time) verdict {
+	m := s.m
+	info := obs.image
+	view := s.view
+	var v verdict
+	switch {
+	case m.deleting():
+		if len(view.managed) == 0 && res.err == nil {
+			if !hasCopies(m.obj) {
+				return verdict{release: true}
+			}
+			v = progressing(cvmv1alpha1.ReasonProgressing, msgCleaningCopies)
+			break
+		}
+		v = progressing(cvmv1alpha1.ReasonProgressing, fmt.Sprintf("Cancelling shares before deletion: %s",
+			listIDs(view.managed)))
+		v.requeueAfter = jitter(busyImageRetry / 10)
+		if res.err != nil {
+			v = r.failure(m, key, res.err)
+		}
+	case res.err != nil && cloud.IsTerminal(res.err):
+		v = r.failure(m, key, res.err)
+	default:
+		v = r.judgeSeat(s, key.ImageID, res)
+		// A call that failed for a retryable reason leaves work pending: that,
+		// not a stalled verdict on what was done, decides (or nothing retries
+		// it before the resync). Conflict and Observe have no work of their own.
+		if res.err != nil && v.reason != cvmv1alpha1.ReasonConflict && !m.observe() {
+			f := r.failure(m, key, res.err)
+			v.ready, v.reason, v.message, v.requeueAfter, v.err = f.ready, f.reason, f.message, f.requeueAfter, f.err
+		}
+	}
+	v.image, v.syncedAt, v.accounts = &info, synced, &view
+	return v
+}
+
+func allSettled(members []*member) bool {
+	return !slices.ContainsFunc(members, func(m *member) bool { return m.deleting() || !settled(m.obj) })
+}
+
+func objectsOf(members []*member) []*cvmv1alpha1.ImageShare {
+	out := make([]*cvmv1alpha1.ImageShare, 0, len(members))
+	for _, m := range members {
+		out = append(out, m.obj)
+	}
+	return out
+}

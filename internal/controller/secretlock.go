@@ -1,0 +1,143 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
+)
+
+// SecretFinalizer holds a credentials Secret while an ImageShare that manages
+// shares references it. Deleting a namespace deletes the Secret and the
+// ImageShares together; without it the keys could go first and the shares
+// could never be cancelled (or the ImageShares would hang in deletion).
+const SecretFinalizer = "cvm.imageshare.dev/in-use"
+
+// secretKeyPrefix marks a workqueue key that is a Secret (namespace/name),
+// not an image (region/imageId): regions never contain a colon.
+const secretKeyPrefix = "secret:"
+
+func refName(o *cvmv1alpha1.ImageShare) string {
+	if o.Spec.CredentialsRef == nil {
+		return ""
+	}
+	return o.Spec.CredentialsRef.Name
+}
+
+// reconcileSecret keeps the in-use finalizer of one Secret in step with the
+// ImageShares that reference it, as the cache has them. It runs on every
+// change of such an ImageShare, its deletion included, so the Secret is
+// released when the last ImageShare that managed shares with it goes.
+func (r *ImageShareReconciler) reconcileSecret(ctx context.Context, name types.NamespacedName) error {
+	needed, err := r.secretNeeded(ctx, name, &work{})
+	if err != nil {
+		return err
+	}
+	return r.lockSecret(ctx, name, needed)
+}
+
+// syncSecretLocks adds the in-use finalizer to each Secret this reconcile's
+// members reference (or held before their credentialsRef changed) while one
+// of the ImageShares referencing it manages something in the cloud, removes
+// it once none does, and records on each member which Secret it holds.
+func (r *ImageShareReconciler) syncSecretLocks(ctx context.Context, w *work) error {
+	done := map[types.NamespacedName]bool{}
+	var errs []error
+	for _, m := range w.members {
+		var names []string
+		if ref := m.obj.Spec.CredentialsRef; ref != nil {
+			names = append(names, ref.Name)
+		}
+		if old := m.obj.Status.SecretInUse; old != "" {
+			names = append(names, old)
+		}
+		for _, n := range names {
+			name := types.NamespacedName{Namespace: m.obj.Namespace, Name: n}
+			if done[name] {
+				continue
+			}
+			done[name] = true
+			needed, err := r.secretNeeded(ctx, name, w)
+			if err == nil {
+				err = r.lockSecret(ctx, name, needed)
+			}
+			errs = append(errs, err)
+		}
+		m.v.secretInUse = ""
+		if ref := m.obj.Spec.CredentialsRef; ref != nil && !m.v.release && managesAfter(m) {
+			m.v.secretInUse = ref.Name
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// managesAfter is managesCloud for m as this reconcile leaves it.
+func managesAfter(m *member) bool {
+	o := m.obj.DeepCopy()
+	if a := m.v.accounts; a != nil {
+		o.Status.ManagedAccountIDs = a.managed
+	}
+	if m.v.regionsSet {
+		o.Status.Regions = m.v.regions
+	}
+	return managesCloud(o)
+}
+
+// secretNeeded reports whether an ImageShare referencing the Secret still
+// manages something: this reconcile's members as just decided, the others as
+// the cache has them.
+func (r *ImageShareReconciler) secretNeeded(ctx context.Context, name types.NamespacedName, w *work) (bool, error) {
+	objs, err := r.listBy(ctx, secretField, name.String())
+	if err != nil {
+		return false, err
+	}
+	for _, o := range objs {
+		i := slices.IndexFunc(w.members, func(m *member) bool { return m.obj.UID == o.UID })
+		switch {
+		case i < 0:
+			released := !o.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(o, Finalizer)
+			if !released && managesCloud(o) {
+				return true, nil
+			}
+		case w.members[i].v.release || w.members[i].v.gone:
+		case managesAfter(w.members[i]):
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// lockSecret adds or removes the finalizer; a missing Secret needs neither.
+func (r *ImageShareReconciler) lockSecret(ctx context.Context, name types.NamespacedName, needed bool) error {
+	var s corev1.Secret
+	if err := r.APIReader.Get(ctx, name, &s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("get secret %s: %w", name, err)
+	}
+	if controllerutil.ContainsFinalizer(&s, SecretFinalizer) == needed {
+		return nil
+	}
+	if needed {
+		if !s.DeletionTimestamp.IsZero() {
+			return nil // too late to add one: the finalizer was already released
+		}
+		controllerutil.AddFinalizer(&s, SecretFinalizer)
+	} else {
+		controllerutil.RemoveFinalizer(&s, SecretFinalizer)
+	}
+	// Update (not patch): RBAC grants only get and update on Secrets, and the
+	// resourceVersion makes a concurrent change fail rather than be lost.
+	if err := r.Update(ctx, &s); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("update finalizer of secret %s: %w", name, err)
+	}
+	return nil
+}
