@@ -30,7 +30,9 @@ type observation struct {
 func (r *ImageShareReconciler) observe(ctx context.Context, cl cloud.Client, key imageKey, g *group,
 	members []*member, now time.Time) (*observation, map[*member]verdict) {
 	fresh := r.needsFreshRead(key, g.identity, members)
-	img, ok, err := r.describe(ctx, cl, key, g, fresh, now)
+	// Metadata changes rarely and is read for a hundred images a call: a spec
+	// change needs a fresh share list, not a fresh DescribeImages.
+	img, ok, err := r.describe(ctx, cl, key, g, false, now)
 	if err != nil {
 		return nil, r.allFail(members, key, err)
 	}
