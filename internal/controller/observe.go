@@ -32,7 +32,7 @@ func (r *ImageShareReconciler) observe(ctx context.Context, cl cloud.Client, key
 	fresh := r.needsFreshRead(key, g.identity, members)
 	// Metadata changes rarely and is read for a hundred images a call: a spec
 	// change needs a fresh share list, not a fresh DescribeImages.
-	img, ok, err := r.describe(ctx, cl, key, g, false, now)
+	img, ok, err := r.describe(ctx, cl, key, g, now)
 	if err != nil {
 		return nil, r.allFail(members, key, err)
 	}
@@ -92,9 +92,9 @@ func (r *ImageShareReconciler) needsFreshRead(key imageKey, identity string, mem
 // describe returns the image's metadata, from the cache or from one
 // DescribeImages call that also reads up to 99 other images the same
 // credentials need in the region (a thousand objects cost ten calls).
-func (r *ImageShareReconciler) describe(ctx context.Context, cl cloud.Client, key imageKey, g *group, fresh bool,
+func (r *ImageShareReconciler) describe(ctx context.Context, cl cloud.Client, key imageKey, g *group,
 	now time.Time) (metaEntry, bool, error) {
-	if e, ok := r.reads.meta(g.identity, key, r.readMaxAge(), now); ok && !fresh {
+	if e, ok := r.reads.meta(g.identity, key, r.readMaxAge(), now); ok {
 		return e, e.found, nil
 	}
 	ids := append([]string{key.ImageID}, r.peers(ctx, key, g, now)...)
