@@ -2,6 +2,7 @@ package controller
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -150,13 +151,27 @@ func (c *readCache) forget(identity string, k imageKey) {
 	delete(c.entries, cacheKey(identity, k))
 }
 
+// forgetOthers drops the other identities' reads of an image one identity
+// just changed: two keys of one account see the same shares, and a list read
+// before the change must not plan the next one.
+func (c *readCache) forgetOthers(identity string, k imageKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	suffix := "\x00" + k.String()
+	for key := range c.entries {
+		if strings.HasSuffix(key, suffix) && key != cacheKey(identity, k) {
+			delete(c.entries, key)
+		}
+	}
+}
+
 // forgetImage drops every identity's reads of an image no ImageShare targets.
 func (c *readCache) forgetImage(k imageKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	suffix := "\x00" + k.String()
 	for key := range c.entries {
-		if len(key) >= len(suffix) && key[len(key)-len(suffix):] == suffix {
+		if strings.HasSuffix(key, suffix) {
 			delete(c.entries, key)
 		}
 	}

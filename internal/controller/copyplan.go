@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -20,13 +21,13 @@ func (r *ImageShareReconciler) syncCopy(ctx context.Context, cl cloud.Client, g 
 	concerned := slices.DeleteFunc(slices.Clone(direct), func(m *member) bool {
 		return !wantsRegion(m, c.region) && regionStatus(m.obj, c.region) == nil
 	})
-	img, ok := r.readCopy(ctx, cl, c, concerned, now)
+	img, ok := r.readCopy(ctx, cl, c, concerned, direct, now)
 	if !ok {
 		return
 	}
 	shares, err := cl.ListShares(ctx, c.region, c.copyID)
 	if err != nil {
-		c.setAll(concerned, fmt.Sprintf("Reading the shares of copy %s in %s failed: retrying", c.copyID, c.region),
+		c.setAll(c.holding(concerned, direct), fmt.Sprintf("Reading the shares of copy %s in %s failed: retrying", c.copyID, c.region),
 			"", err)
 		return
 	}
@@ -34,7 +35,17 @@ func (r *ImageShareReconciler) syncCopy(ctx context.Context, cl cloud.Client, g 
 	copyKey := imageKey{Region: c.region, ImageID: c.copyID}
 	res, err := r.planImage(ctx, cl, copyKey, seats, shares)
 	if err != nil {
-		c.setAll(concerned, "Recording the accounts about to be shared failed: retrying", "", err)
+		for _, m := range concerned {
+			v := r.recordFailed(m, err)
+			reason := ""
+			if v.stalled {
+				reason = v.reason
+			}
+			c.setAll([]*member{m}, v.message, reason, nil)
+		}
+		if !errors.Is(err, errSecretGoing) {
+			c.err = err
+		}
 		return
 	}
 	for _, s := range seats {
@@ -47,6 +58,20 @@ func (r *ImageShareReconciler) syncCopy(ctx context.Context, cl cloud.Client, g 
 	if res.err != nil {
 		c.err = res.err
 	}
+}
+
+// holding finishes the region for the concerned members that left it holding
+// nothing there (and not deleting the copy), and returns the others. Until
+// the copy can be planned, such a member never waits for a busy, invisible
+// or failed copy, or for another member's retry.
+func (c *copyRegion) holding(concerned, direct []*member) []*member {
+	return slices.DeleteFunc(slices.Clone(concerned), func(m *member) bool {
+		if doneWithRegion(m, c, direct) {
+			c.entries[m] = nil
+			return true
+		}
+		return false
+	})
 }
 
 // setAll gives every concerned member the same entry for the region.
@@ -67,14 +92,15 @@ func (c *copyRegion) setAll(concerned []*member, msg, reason string, err error) 
 
 // readCopy describes the region's copy; ok is false when the region's
 // entries are already final for this reconcile (no copy, busy, failed, gone).
-func (r *ImageShareReconciler) readCopy(ctx context.Context, cl cloud.Client, c *copyRegion, concerned []*member,
-	now time.Time) (cloud.Image, bool) {
+func (r *ImageShareReconciler) readCopy(ctx context.Context, cl cloud.Client, c *copyRegion, concerned,
+	direct []*member, now time.Time) (cloud.Image, bool) {
+	holding := func() []*member { return c.holding(concerned, direct) }
 	switch {
 	case c.err != nil:
-		c.setAll(concerned, fmt.Sprintf("Working on %s failed: retrying", c.region), "", c.err)
+		c.setAll(holding(), fmt.Sprintf("Working on %s failed: retrying", c.region), "", c.err)
 		return cloud.Image{}, false
 	case c.problem != "":
-		c.setAll(concerned, c.message, c.problem, nil)
+		c.setAll(holding(), c.message, c.problem, nil)
 		return cloud.Image{}, false
 	case c.copyID == "":
 		for _, m := range concerned {
@@ -87,7 +113,7 @@ func (r *ImageShareReconciler) readCopy(ctx context.Context, cl cloud.Client, c 
 	}
 	images, err := cl.DescribeImages(ctx, c.region, []string{c.copyID})
 	if err != nil {
-		c.setAll(concerned, fmt.Sprintf("Reading copy %s in %s failed: retrying", c.copyID, c.region), "", err)
+		c.setAll(holding(), fmt.Sprintf("Reading copy %s in %s failed: retrying", c.copyID, c.region), "", err)
 		return cloud.Image{}, false
 	}
 	img, ok := images[c.copyID]
@@ -104,7 +130,7 @@ func (r *ImageShareReconciler) readCopy(ctx context.Context, cl cloud.Client, c 
 		return img, false
 	case !ok:
 		// A brand-new copy is not visible at once: wait, never copy twice.
-		c.setAll(concerned, fmt.Sprintf("Copy %s in %s is not visible yet", c.copyID, c.region), "", nil)
+		c.setAll(holding(), fmt.Sprintf("Copy %s in %s is not visible yet", c.copyID, c.region), "", nil)
 		return img, false
 	case slices.Contains(failedStates, img.State):
 		// A failed copy was never shared: a member that left the region (or is
@@ -123,7 +149,7 @@ func (r *ImageShareReconciler) readCopy(ctx context.Context, cl cloud.Client, c 
 		return img, false
 	case img.State != cloud.ImageStateNormal:
 		c.state = img.State
-		c.setAll(concerned, fmt.Sprintf("Copy %s in %s is %s", c.copyID, c.region, img.State), "", nil)
+		c.setAll(holding(), fmt.Sprintf("Copy %s in %s is %s", c.copyID, c.region, img.State), "", nil)
 		return img, false
 	}
 	c.state = img.State
@@ -199,8 +225,7 @@ func (r *ImageShareReconciler) regionEntry(ctx context.Context, cl cloud.Client,
 // a copy that cannot be deleted keeps its entry and says why.
 func (r *ImageShareReconciler) leaveCopy(ctx context.Context, cl cloud.Client, m *member, c *copyRegion,
 	res *actResult, direct []*member, st *cvmv1alpha1.RegionStatus) *cvmv1alpha1.RegionStatus {
-	if m.obj.Spec.CopyDeletionPolicy != cvmv1alpha1.CopyDeletionPolicyDelete || m.orphans() ||
-		slices.ContainsFunc(direct, func(o *member) bool { return o != m && wantsRegion(o, c.region) }) {
+	if !deletesCopy(m, c.region, direct) {
 		return nil
 	}
 	if len(res.after) > 0 {
@@ -223,4 +248,23 @@ func (r *ImageShareReconciler) leaveCopy(ctx context.Context, cl cloud.Client, m
 	r.Recorder.Eventf(m.obj, nil, corev1.EventTypeNormal, "CopyDeleted", "Delete", "Deleted copy %s in %s",
 		c.copyID, c.region)
 	return nil
+}
+
+// deletesCopy reports whether m, leaving region, must delete the copy there:
+// copyDeletionPolicy Delete, and no other ImageShare of the image wants it.
+func deletesCopy(m *member, region string, direct []*member) bool {
+	return m.obj.Spec.CopyDeletionPolicy == cvmv1alpha1.CopyDeletionPolicyDelete && !m.orphans() &&
+		!slices.ContainsFunc(direct, func(o *member) bool { return o != m && wantsRegion(o, region) })
+}
+
+// doneWithRegion reports whether m left the region and holds nothing there:
+// no managed or pending share on its copy, and no copy to delete.
+func doneWithRegion(m *member, c *copyRegion, direct []*member) bool {
+	if wantsRegion(m, c.region) || len(pendingShares(m.obj, c.region)) > 0 {
+		return false
+	}
+	if prev := regionStatus(m.obj, c.region); prev != nil && len(prev.ManagedAccountIDs) > 0 {
+		return false
+	}
+	return c.copyID == "" || !deletesCopy(m, c.region, direct)
 }

@@ -47,6 +47,9 @@ type member struct {
 	// maintainer made in that region: it is planned with that copy.
 	copyOf string
 	v      verdict
+	// del is what this reconcile learnt about a deleting member's hold on
+	// the cloud, for reconcileDelete.
+	del deleteState
 }
 
 func (m *member) name() string      { return m.obj.Namespace + "/" + m.obj.Name }
@@ -155,8 +158,8 @@ func (r *ImageShareReconciler) prepare(ctx context.Context, m *member) error {
 		}
 		// Deletion always ends: nothing to cancel means nothing to wait for,
 		// with or without credentials.
-		if m.observe() || m.orphans() || !managesCloud(m.obj) {
-			m.v = verdict{release: true}
+		if v := r.reconcileDelete(m, deleteState{}); v.decided() {
+			m.v = v
 			return nil
 		}
 	}

@@ -44,7 +44,7 @@ func (r *ImageShareReconciler) observe(ctx context.Context, cl cloud.Client, key
 		out := map[*member]verdict{}
 		for _, m := range members {
 			if m.deleting() && releaseDeleting {
-				out[m] = verdict{release: true}
+				out[m] = r.reconcileDelete(m, deleteState{gone: true})
 				continue
 			}
 			v.image = &info
@@ -153,7 +153,7 @@ func (r *ImageShareReconciler) allFail(members []*member, key imageKey, err erro
 	for _, m := range members {
 		if reason := cloud.ReasonOf(err); m.deleting() &&
 			(reason == cloud.ReasonImageNotFound || reason == cloud.ReasonRegionMismatch) {
-			out[m] = verdict{release: true} // the image is gone (or never was here), and its shares with it
+			out[m] = r.reconcileDelete(m, deleteState{gone: true}) // gone (or never was here), and its shares with it
 			continue
 		}
 		out[m] = r.failure(m, key, err)
@@ -169,7 +169,7 @@ func (r *ImageShareReconciler) notFound(ctx context.Context, cl cloud.Client, ke
 	var live []*member
 	for _, m := range members {
 		if m.deleting() {
-			out[m] = verdict{release: true}
+			out[m] = r.reconcileDelete(m, deleteState{gone: true})
 		} else {
 			live = append(live, m)
 		}

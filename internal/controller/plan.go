@@ -84,6 +84,9 @@ func (r *ImageShareReconciler) planImage(ctx context.Context, cl cloud.Client, t
 		}
 	}
 	res := r.execute(ctx, cl, target, plan.Cancel, plan.Share, shares)
+	if res.changed() {
+		r.reads.forgetOthers(seats[0].m.identity, target) // a change is seen by every key of the account
+	}
 	for _, s := range seats {
 		if res.changed() || len(res.failed) > 0 {
 			r.recordEvents(s, target, res)
@@ -188,8 +191,11 @@ func seatFailures(s *seat, res *actResult, plan planner.Plan, managed map[string
 	after := toSet(res.after)
 	listed := toSet(s.listed)
 	failed := map[string]cvmv1alpha1.FailedAccount{}
+	// An Exclusive owner cancels shares it never made: a refused one is its
+	// failure too (retried at each resync, not polled).
+	owner := s.m.exclusive() && !s.leaving && s.conflict == ""
 	for a, f := range res.failed {
-		if (listed[a] && !s.leaving) || managed[a] {
+		if (listed[a] && !s.leaving) || managed[a] || owner {
 			failed[a] = f
 		}
 	}

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -76,8 +77,7 @@ func (r *ImageShareReconciler) reconcileImage(ctx context.Context, cl cloud.Clie
 	res, err := r.planImage(ctx, cl, key, seats, obs.shares)
 	if err != nil {
 		for _, m := range direct {
-			m.v = progressing(cvmv1alpha1.ReasonProgressing, "Recording the accounts about to be shared failed: retrying")
-			m.v.err = err
+			m.v = r.recordFailed(m, err)
 		}
 		return
 	}
@@ -104,18 +104,10 @@ func (r *ImageShareReconciler) sourceVerdict(s *seat, key imageKey, obs *observa
 	var v verdict
 	switch {
 	case m.deleting():
-		if len(view.managed) == 0 && res.err == nil {
-			if !hasCopies(m.obj) {
-				return verdict{release: true}
-			}
-			v = progressing(cvmv1alpha1.ReasonProgressing, msgCleaningCopies)
-			break
-		}
-		v = progressing(cvmv1alpha1.ReasonProgressing, fmt.Sprintf("Cancelling shares before deletion: %s",
-			listIDs(view.managed)))
-		v.requeueAfter = jitter(busyImageRetry / 10)
-		if res.err != nil {
-			v = r.failure(m, key, res.err)
+		m.del = deleteState{planned: true, view: view, err: res.err}
+		v = r.reconcileDelete(m, m.del)
+		if v.release {
+			return v
 		}
 	case res.err != nil && cloud.IsTerminal(res.err):
 		v = r.failure(m, key, res.err)
@@ -125,8 +117,7 @@ func (r *ImageShareReconciler) sourceVerdict(s *seat, key imageKey, obs *observa
 		// not a stalled verdict on what was done, decides (or nothing retries
 		// it before the resync). Conflict and Observe have no work of their own.
 		if res.err != nil && v.reason != cvmv1alpha1.ReasonConflict && !m.observe() {
-			f := r.failure(m, key, res.err)
-			v.ready, v.reason, v.message, v.requeueAfter, v.err = f.ready, f.reason, f.message, f.requeueAfter, f.err
+			v = r.failure(m, key, res.err)
 		}
 	}
 	v.image, v.syncedAt, v.accounts = &info, synced, &view
@@ -143,4 +134,19 @@ func objectsOf(members []*member) []*cvmv1alpha1.ImageShare {
 		out = append(out, m.obj)
 	}
 	return out
+}
+
+// recordFailed is the verdict when the write-ahead record of a SHARE could
+// not be made: nothing was shared.
+func (r *ImageShareReconciler) recordFailed(m *member, err error) verdict {
+	if errors.Is(err, errSecretGoing) {
+		v := r.stalled(cvmv1alpha1.ReasonCredentialsMissing, fmt.Sprintf(
+			"%s is being deleted: no new share is made with keys that could not cancel it later; restore the "+
+				"Secret or delete this ImageShare", credentialSource(m.obj)))
+		v.requeueAfter = jitter(credentialsRetry)
+		return v
+	}
+	v := progressing(cvmv1alpha1.ReasonProgressing, "Recording the accounts about to be shared failed: retrying")
+	v.err = err
+	return v
 }

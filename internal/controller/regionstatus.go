@@ -4,12 +4,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
-	"github.com/imageshare/imageshare-operator/internal/cloud"
 )
 
 // regionSummary is how a member's regions stand after this reconcile.
@@ -67,19 +65,38 @@ func (r *ImageShareReconciler) mergeRegions(m *member, regions []*copyRegion) {
 	v.keepPending = v.keepPending || sum.err != nil
 	v.regions, v.regionsSet = sum.entries, true
 	if m.deleting() {
-		r.mergeDeleting(m, sum)
+		st := m.del
+		st.regions = &sum
+		if d := r.reconcileDelete(m, st); d.decided() {
+			keep := *v
+			*v = d
+			v.image, v.syncedAt, v.accounts, v.regions, v.regionsSet = keep.image, keep.syncedAt, keep.accounts,
+				sum.entries, true
+		}
 		return
 	}
 	if v.stalled || v.err != nil || v.ready != metav1.ConditionTrue && v.reason != cvmv1alpha1.ReasonProgressing {
 		return
 	}
-	switch {
-	case len(sum.stalled) > 0:
-		keep := *v
-		*v = r.stalled(sum.reason, fmt.Sprintf("Regions not ready: %s; see status.regions",
-			strings.Join(sum.stalled, "; ")))
+	// A copy call that failed: a terminal reason (a CAM policy without
+	// SyncImages, say) stalls like the source would; a retryable one backs off.
+	var copyErr verdict
+	if sum.err != nil {
+		copyErr = r.failure(m, keyOf(m.obj), sum.err)
+	}
+	keep := *v
+	restore := func() {
 		v.image, v.syncedAt, v.accounts, v.regions, v.regionsSet = keep.image, keep.syncedAt, keep.accounts,
 			sum.entries, true
+	}
+	switch {
+	case copyErr.stalled:
+		*v = copyErr
+		restore()
+	case len(sum.stalled) > 0:
+		*v = r.stalled(sum.reason, fmt.Sprintf("Regions not ready: %s; see status.regions",
+			strings.Join(sum.stalled, "; ")))
+		restore()
 		if len(sum.pending) > 0 || sum.err != nil {
 			v.requeueAfter = jitter(busyImageRetry / 2) // other regions are still moving
 		}
@@ -89,9 +106,10 @@ func (r *ImageShareReconciler) mergeRegions(m *member, regions []*copyRegion) {
 			v.message = fmt.Sprintf("Regions not ready: %s", strings.Join(sum.pending, "; "))
 		}
 		v.requeueAfter = jitter(busyImageRetry / 2)
-		if ce := cloud.AsError(sum.err); ce != nil && ce.RetryAfter > 0 {
-			v.requeueAfter = jitter(ce.RetryAfter)
+		if copyErr.requeueAfter > 0 {
+			v.requeueAfter = copyErr.requeueAfter
 		}
+		v.err = copyErr.err // a CloudError: the workqueue's backoff, not a 5s poll
 	case len(sum.entries) > 0 && v.ready == metav1.ConditionTrue:
 		copies := make([]string, 0, len(sum.entries))
 		for _, st := range sum.entries {
@@ -102,24 +120,5 @@ func (r *ImageShareReconciler) mergeRegions(m *member, regions []*copyRegion) {
 		if len(copies) > 0 {
 			v.message += "; so are its copies in " + strings.Join(copies, ", ")
 		}
-	}
-}
-
-// mergeDeleting releases a deleting member whose source shares and copies
-// are all done, or says what it still waits for.
-func (r *ImageShareReconciler) mergeDeleting(m *member, sum regionSummary) {
-	v := &m.v
-	if len(sum.entries) == 0 && v.accounts != nil && len(v.accounts.managed) == 0 && v.err == nil {
-		*v = verdict{release: true}
-		return
-	}
-	if v.reason == "" {
-		*v = progressing(cvmv1alpha1.ReasonProgressing, msgCleaningCopies)
-		v.regions, v.regionsSet = sum.entries, true
-	}
-	v.requeueAfter = jitter(time.Second)
-	if sum.err != nil && v.err == nil {
-		f := r.failure(m, keyOf(m.obj), sum.err)
-		v.err, v.requeueAfter = f.err, f.requeueAfter
 	}
 }

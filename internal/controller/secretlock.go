@@ -20,6 +20,10 @@ import (
 // could never be cancelled (or the ImageShares would hang in deletion).
 const SecretFinalizer = "cvm.imageshare.dev/in-use"
 
+// errSecretGoing: the Secret is being deleted without our finalizer, so no
+// new share may be made with its keys (nothing could cancel it later).
+var errSecretGoing = errors.New("the Secret is being deleted")
+
 // secretKeyPrefix marks a workqueue key that is a Secret (namespace/name),
 // not an image (region/imageId): regions never contain a colon.
 const secretKeyPrefix = "secret:"
@@ -40,7 +44,7 @@ func (r *ImageShareReconciler) reconcileSecret(ctx context.Context, name types.N
 	if err != nil {
 		return err
 	}
-	return r.lockSecret(ctx, name, needed)
+	return ignoreGoing(r.lockSecret(ctx, name, needed))
 }
 
 // syncSecretLocks adds the in-use finalizer to each Secret this reconcile's
@@ -66,7 +70,7 @@ func (r *ImageShareReconciler) syncSecretLocks(ctx context.Context, w *work) err
 			done[name] = true
 			needed, err := r.secretNeeded(ctx, name, w)
 			if err == nil {
-				err = r.lockSecret(ctx, name, needed)
+				err = ignoreGoing(r.lockSecret(ctx, name, needed))
 			}
 			errs = append(errs, err)
 		}
@@ -128,7 +132,8 @@ func (r *ImageShareReconciler) lockSecret(ctx context.Context, name types.Namesp
 	}
 	if needed {
 		if !s.DeletionTimestamp.IsZero() {
-			return nil // too late to add one: the finalizer was already released
+			// Too late to add one: shares made now would outlive their keys.
+			return fmt.Errorf("secret %s: %w", name, errSecretGoing)
 		}
 		controllerutil.AddFinalizer(&s, SecretFinalizer)
 	} else {
@@ -140,4 +145,13 @@ func (r *ImageShareReconciler) lockSecret(ctx context.Context, name types.Namesp
 		return fmt.Errorf("update finalizer of secret %s: %w", name, err)
 	}
 	return nil
+}
+
+// ignoreGoing: a Secret going away without our finalizer needs no lock
+// change; only a new share (recordPending) must refuse it.
+func ignoreGoing(err error) error {
+	if errors.Is(err, errSecretGoing) {
+		return nil
+	}
+	return err
 }
