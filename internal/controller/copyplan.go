@@ -21,18 +21,23 @@ func (r *ImageShareReconciler) syncCopy(ctx context.Context, cl cloud.Client, g 
 	concerned := slices.DeleteFunc(slices.Clone(direct), func(m *member) bool {
 		return !wantsRegion(m, c.region) && regionStatus(m.obj, c.region) == nil
 	})
-	img, ok := r.readCopy(ctx, cl, c, concerned, direct, now)
+	img, ok := r.readCopy(ctx, cl, g, c, concerned, direct, now)
 	if !ok {
+		r.copyNotPlanned(g, c)
 		return
 	}
-	shares, err := cl.ListShares(ctx, c.region, c.copyID)
+	copyKey := imageKey{Region: c.region, ImageID: c.copyID}
+	seats := r.copySeats(g, concerned, c, now)
+	members := make([]*member, 0, len(seats))
+	for _, s := range seats {
+		members = append(members, s.m)
+	}
+	shares, _, err := r.shareList(ctx, cl, copyKey, g.identity, members, now)
 	if err != nil {
 		c.setAll(c.holding(concerned, direct), fmt.Sprintf("Reading the shares of copy %s in %s failed: retrying", c.copyID, c.region),
 			"", err)
 		return
 	}
-	seats := r.copySeats(g, concerned, c, now)
-	copyKey := imageKey{Region: c.region, ImageID: c.copyID}
 	res, err := r.planImage(ctx, cl, copyKey, seats, shares)
 	if err != nil {
 		for _, m := range concerned {
@@ -57,6 +62,13 @@ func (r *ImageShareReconciler) syncCopy(ctx context.Context, cl cloud.Client, g 
 	}
 	if res.err != nil {
 		c.err = res.err
+	}
+	// An ImageShare of the copy may copy it further: its own replica regions
+	// go through the same path, from the copy.
+	for _, s := range seats {
+		if s.scope == "" && !s.m.v.release && (len(s.m.obj.Spec.ReplicaRegions) > 0 || hasCopies(s.m.obj)) {
+			r.syncCopies(ctx, cl, copyKey, g, []*member{s.m}, now)
+		}
 	}
 }
 
@@ -92,7 +104,7 @@ func (c *copyRegion) setAll(concerned []*member, msg, reason string, err error) 
 
 // readCopy describes the region's copy; ok is false when the region's
 // entries are already final for this reconcile (no copy, busy, failed, gone).
-func (r *ImageShareReconciler) readCopy(ctx context.Context, cl cloud.Client, c *copyRegion, concerned,
+func (r *ImageShareReconciler) readCopy(ctx context.Context, cl cloud.Client, g *group, c *copyRegion, concerned,
 	direct []*member, now time.Time) (cloud.Image, bool) {
 	holding := func() []*member { return c.holding(concerned, direct) }
 	switch {
@@ -111,12 +123,16 @@ func (r *ImageShareReconciler) readCopy(ctx context.Context, cl cloud.Client, c 
 		}
 		return cloud.Image{}, false
 	}
-	images, err := cl.DescribeImages(ctx, c.region, []string{c.copyID})
+	copyKey := imageKey{Region: c.region, ImageID: c.copyID}
+	e, ok, err := r.describe(ctx, cl, copyKey, g, now)
 	if err != nil {
 		c.setAll(holding(), fmt.Sprintf("Reading copy %s in %s failed: retrying", c.copyID, c.region), "", err)
 		return cloud.Image{}, false
 	}
-	img, ok := images[c.copyID]
+	img := e.image
+	if !ok || img.State != cloud.ImageStateNormal {
+		r.reads.forget(g.identity, copyKey) // a copy on its way is read afresh next time
+	}
 	switch {
 	case !ok && r.copyLost(c, concerned, now):
 		// The copy is gone (deleted outside): forget it; a wanted region copies again.
@@ -267,4 +283,26 @@ func doneWithRegion(m *member, c *copyRegion, direct []*member) bool {
 		return false
 	}
 	return c.copyID == "" || !deletesCopy(m, c.region, direct)
+}
+
+// copyNotPlanned tells the ImageShares whose own image is the region's copy
+// why it was not planned this time (busy, not visible yet, failed, or a
+// call failed); the maintainer's requeue brings them back.
+func (r *ImageShareReconciler) copyNotPlanned(g *group, c *copyRegion) {
+	why := fmt.Sprintf("copy %s in %s is %s", c.copyID, c.region, c.state)
+	for _, st := range c.entries {
+		if st != nil && st.Message != "" {
+			why = st.Message
+			break
+		}
+	}
+	for _, m := range g.members {
+		if m.copyOf != c.region || m.obj.Spec.ImageID != c.copyID || c.copyID == "" || m.v.decided() {
+			continue
+		}
+		m.v = progressing(cvmv1alpha1.ReasonImageNotReady, fmt.Sprintf(
+			"Image %s is a copy another ImageShare maintains and is not ready for sharing (%s): waiting",
+			c.copyID, why))
+		m.v.requeueAfter = jitter(busyImageRetry)
+	}
 }

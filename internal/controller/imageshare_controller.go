@@ -244,7 +244,7 @@ func (r *ImageShareReconciler) imagesOf(ctx context.Context, o client.Object) []
 	obj := o.(*cvmv1alpha1.ImageShare)
 	own := keyOf(obj)
 	keys := []imageKey{own}
-	if src, ok := r.maintainerOf(ctx, own); ok {
+	if src, ok := r.rootOf(ctx, own); ok {
 		keys[0] = src
 	}
 	for _, st := range obj.Status.Regions {
@@ -262,7 +262,7 @@ func (r *ImageShareReconciler) imagesOf(ctx context.Context, o client.Object) []
 		}
 	}
 	for _, k := range keys {
-		if src, ok := r.maintainerOf(ctx, k); ok && k != own {
+		if src, ok := r.rootOf(ctx, k); ok && k != own {
 			k = src
 		}
 		req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: k.Region, Name: k.ImageID}}

@@ -111,22 +111,33 @@ func (r *ImageShareReconciler) load(ctx context.Context, key imageKey) (*work, e
 		m := &member{obj: o, base: o.DeepCopy()}
 		w.members = append(w.members, m)
 	}
-	// ImageShares whose image is a copy one of ours maintains join the plan of that copy.
-	for _, m := range slices.Clone(w.members) {
-		for _, st := range m.obj.Status.Regions {
-			if st.ImageID == "" {
-				continue
-			}
-			copies, err := r.listBy(ctx, imageKeyField, imageKey{Region: st.Region, ImageID: st.ImageID}.String())
-			if err != nil {
-				return nil, err
-			}
-			for _, o := range copies {
-				if !slices.ContainsFunc(w.members, func(x *member) bool { return x.obj.UID == o.UID }) {
-					w.members = append(w.members, &member{obj: o, base: o.DeepCopy(), copyOf: st.Region})
+	// ImageShares whose image is a copy one of ours maintains join the plan of
+	// that copy, and so on down a copy's own copies (a bounded depth: a copy
+	// of a copy of a copy is as far as anyone goes).
+	seen := map[imageKey]bool{key: true}
+	for depth, level := 0, w.members; depth < maxCopyDepth && len(level) > 0; depth++ {
+		var next []*member
+		for _, m := range level {
+			for _, st := range m.obj.Status.Regions {
+				k := imageKey{Region: st.Region, ImageID: st.ImageID}
+				if st.ImageID == "" || seen[k] {
+					continue
+				}
+				seen[k] = true
+				copies, err := r.listBy(ctx, imageKeyField, k.String())
+				if err != nil {
+					return nil, err
+				}
+				for _, o := range copies {
+					if !slices.ContainsFunc(w.members, func(x *member) bool { return x.obj.UID == o.UID }) {
+						cm := &member{obj: o, base: o.DeepCopy(), copyOf: st.Region}
+						w.members = append(w.members, cm)
+						next = append(next, cm)
+					}
 				}
 			}
 		}
+		level = next
 	}
 	for _, m := range w.members {
 		if err := r.prepare(ctx, m); err != nil {
@@ -194,6 +205,24 @@ func (r *ImageShareReconciler) listBy(ctx context.Context, field, value string) 
 		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
 	})
 	return out, nil
+}
+
+// maxCopyDepth bounds how far copies of copies are followed.
+const maxCopyDepth = 3
+
+// rootOf returns the image whose reconcile plans k: the source of the source
+// of a copy, as far as ImageShares maintain them; ok is false when k is its
+// own root.
+func (r *ImageShareReconciler) rootOf(ctx context.Context, k imageKey) (imageKey, bool) {
+	root, found := k, false
+	for range maxCopyDepth {
+		src, ok := r.maintainerOf(ctx, root)
+		if !ok || src == k {
+			break
+		}
+		root, found = src, true
+	}
+	return root, found
 }
 
 // maintainerOf returns the source image of the ImageShare that maintains k as

@@ -29,7 +29,6 @@ type observation struct {
 // are released.
 func (r *ImageShareReconciler) observe(ctx context.Context, cl cloud.Client, key imageKey, g *group,
 	members []*member, now time.Time) (*observation, map[*member]verdict) {
-	fresh := r.needsFreshRead(key, g.identity, members)
 	// Metadata changes rarely and is read for a hundred images a call: a spec
 	// change needs a fresh share list, not a fresh DescribeImages.
 	img, ok, err := r.describe(ctx, cl, key, g, now)
@@ -63,19 +62,31 @@ func (r *ImageShareReconciler) observe(ctx context.Context, cl cloud.Client, key
 		r.reads.forget(g.identity, key)
 		return nil, stop(v, false)
 	}
-	shares, fetched, cached := r.reads.shares(g.identity, key, r.readMaxAge(), now)
-	if !cached || fresh {
-		list, err := cl.ListShares(ctx, key.Region, key.ImageID)
-		if err != nil {
-			if cloud.ReasonOf(err) == cloud.ReasonImageNotFound {
-				r.reads.forget(g.identity, key)
-			}
-			return nil, r.allFail(members, key, err)
-		}
-		shares, fetched = list, now
-		r.reads.putShares(g.identity, key, list, now)
+	shares, fetched, err := r.shareList(ctx, cl, key, g.identity, members, now)
+	if err != nil {
+		return nil, r.allFail(members, key, err)
 	}
 	return &observation{image: info, shares: shares, fetched: fetched}, nil
+}
+
+// shareList returns the image's share list from the read cache, or reads it
+// when there is none this period or a member's change needs a fresh one.
+// Source images and copies both read through it.
+func (r *ImageShareReconciler) shareList(ctx context.Context, cl cloud.Client, key imageKey, identity string,
+	members []*member, now time.Time) ([]string, time.Time, error) {
+	shares, fetched, cached := r.reads.shares(identity, key, r.readMaxAge(), now)
+	if cached && !r.needsFreshRead(key, identity, members) {
+		return shares, fetched, nil
+	}
+	list, err := cl.ListShares(ctx, key.Region, key.ImageID)
+	if err != nil {
+		if cloud.ReasonOf(err) == cloud.ReasonImageNotFound {
+			r.reads.forget(identity, key)
+		}
+		return nil, time.Time{}, err
+	}
+	r.reads.putShares(identity, key, list, now)
+	return list, now, nil
 }
 
 // needsFreshRead: a spec change or a deletion the last plan did not cover

@@ -84,8 +84,17 @@ func (r *ImageShareReconciler) planImage(ctx context.Context, cl cloud.Client, t
 		}
 	}
 	res := r.execute(ctx, cl, target, plan.Cancel, plan.Share, shares)
+	identity := seats[0].m.identity
 	if res.changed() {
-		r.reads.forgetOthers(seats[0].m.identity, target) // a change is seen by every key of the account
+		r.reads.forgetOthers(identity, target) // a change is seen by every key of the account
+	}
+	objs := make([]*cvmv1alpha1.ImageShare, 0, len(seats))
+	for _, s := range seats {
+		objs = append(objs, s.m.obj)
+	}
+	r.reads.planned(identity, target, res.after, objs)
+	if res.err != nil && cloud.IsTerminal(res.err) {
+		r.reads.forget(identity, target) // the verdict rests on the call: read again next time
 	}
 	for _, s := range seats {
 		if res.changed() || len(res.failed) > 0 {

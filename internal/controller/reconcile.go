@@ -42,6 +42,15 @@ func (r *ImageShareReconciler) reconcileWith(ctx context.Context, key imageKey, 
 	var keys []imageKey
 	for _, m := range g.members {
 		if m.copyOf != "" && !m.v.decided() {
+			if maint := maintainerIn(g.members, m); maint != nil {
+				// Its copy waits for the maintainer's source: planning it alone
+				// would undo what the maintainer's plan does on the copy.
+				m.v = progressing(cvmv1alpha1.ReasonProgressing, fmt.Sprintf(
+					"Image %s is a copy ImageShare %s maintains, planned with it: %s", m.obj.Spec.ImageID,
+					maint.name(), maint.v.message))
+				m.v.requeueAfter = max(maint.v.requeueAfter, jitter(busyImageRetry))
+				continue
+			}
 			if _, ok := byImage[keyOf(m.obj)]; !ok {
 				keys = append(keys, keyOf(m.obj))
 			}
@@ -80,10 +89,6 @@ func (r *ImageShareReconciler) reconcileImage(ctx context.Context, cl cloud.Clie
 			m.v = r.recordFailed(m, err)
 		}
 		return
-	}
-	r.reads.planned(g.identity, key, res.after, objectsOf(direct))
-	if res.err != nil && cloud.IsTerminal(res.err) {
-		r.reads.forget(g.identity, key) // the verdict rests on the call: read again next time
 	}
 	synced := obs.fetched
 	if res.changed() {
@@ -128,14 +133,6 @@ func allSettled(members []*member) bool {
 	return !slices.ContainsFunc(members, func(m *member) bool { return m.deleting() || !settled(m.obj) })
 }
 
-func objectsOf(members []*member) []*cvmv1alpha1.ImageShare {
-	out := make([]*cvmv1alpha1.ImageShare, 0, len(members))
-	for _, m := range members {
-		out = append(out, m.obj)
-	}
-	return out
-}
-
 // recordFailed is the verdict when the write-ahead record of a SHARE could
 // not be made: nothing was shared.
 func (r *ImageShareReconciler) recordFailed(m *member, err error) verdict {
@@ -149,4 +146,15 @@ func (r *ImageShareReconciler) recordFailed(m *member, err error) verdict {
 	v := progressing(cvmv1alpha1.ReasonProgressing, "Recording the accounts about to be shared failed: retrying")
 	v.err = err
 	return v
+}
+
+// maintainerIn returns the member that maintains m's image as a copy, if it
+// is among members.
+func maintainerIn(members []*member, m *member) *member {
+	for _, o := range members {
+		if st := regionStatus(o.obj, m.copyOf); o != m && st != nil && st.ImageID == m.obj.Spec.ImageID {
+			return o
+		}
+	}
+	return nil
 }
