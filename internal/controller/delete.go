@@ -40,7 +40,7 @@ func (r *ImageShareReconciler) reconcileDelete(m *member, st deleteState) verdic
 		v.keepPending = true
 		return v
 	case len(st.view.managed) > 0:
-		return r.cancelsOwed(m, st.view)
+		return r.cancelsOwed(st.view)
 	}
 	holdsCopies := hasCopies(m.obj)
 	if st.regions != nil {
@@ -68,7 +68,7 @@ func (r *ImageShareReconciler) reconcileDelete(m *member, st deleteState) verdic
 // not all cancelled yet. Cancels the cloud refused for the account itself are
 // retried at each resync, not polled: the object is Stalled on them, and a
 // person can cancel them by hand or switch deletionPolicy to Orphan.
-func (r *ImageShareReconciler) cancelsOwed(m *member, view accountView) verdict {
+func (r *ImageShareReconciler) cancelsOwed(view accountView) verdict {
 	var refused []string
 	for _, f := range view.failed {
 		if slices.Contains(view.managed, f.AccountID) && !retryableReason(f.Reason) {
