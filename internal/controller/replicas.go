@@ -223,3 +223,25 @@ func (r *ImageShareReconciler) recordedCopies(ctx context.Context, regions []*co
 	}
 	return out
 }
+
+// copyNotPlanned tells the ImageShares whose own image is the region's copy
+// why it was not planned this time (busy, not visible yet, failed, or a
+// call failed); the maintainer's requeue brings them back.
+func (r *ImageShareReconciler) copyNotPlanned(g *group, c *copyRegion) {
+	why := fmt.Sprintf("copy %s in %s is %s", c.copyID, c.region, c.state)
+	for _, st := range c.entries {
+		if st != nil && st.Message != "" {
+			why = st.Message
+			break
+		}
+	}
+	for _, m := range g.members {
+		if m.copyOf != c.region || m.obj.Spec.ImageID != c.copyID || c.copyID == "" || m.v.decided() {
+			continue
+		}
+		m.v = progressing(cvmv1alpha1.ReasonImageNotReady, fmt.Sprintf(
+			"Image %s is a copy another ImageShare maintains and is not ready for sharing (%s): waiting",
+			c.copyID, why))
+		m.v.requeueAfter = jitter(busyImageRetry)
+	}
+}
