@@ -73,19 +73,24 @@ type group struct {
 	identity string
 	creds    cloud.Credentials
 	members  []*member
+	// made are the copies this reconcile made, by every group of the image
+	// ("source region/imageId>destination region" → copy ID): two keys of one
+	// account must not copy twice while a new copy is not visible yet.
+	made map[string]string
 }
 
 // groups splits the members that still need the cloud by identity, in a
 // stable order (oldest member first decides nothing here; the planner does).
 func (w *work) groups() []*group {
 	var out []*group
+	made := map[string]string{}
 	for _, m := range w.members {
 		if m.v.decided() {
 			continue
 		}
 		i := slices.IndexFunc(out, func(g *group) bool { return g.identity == m.identity })
 		if i < 0 {
-			out = append(out, &group{identity: m.identity, creds: m.creds})
+			out = append(out, &group{identity: m.identity, creds: m.creds, made: made})
 			i = len(out) - 1
 		}
 		out[i].members = append(out[i].members, m)

@@ -59,7 +59,7 @@ func (r *ImageShareReconciler) reconcileWith(ctx context.Context, key imageKey, 
 	}
 	for _, k := range keys {
 		ms := byImage[k]
-		r.reconcileImage(ctx, cl, k, &group{identity: g.identity, creds: g.creds, members: ms}, ms)
+		r.reconcileImage(ctx, cl, k, &group{identity: g.identity, creds: g.creds, members: ms, made: g.made}, ms)
 	}
 }
 

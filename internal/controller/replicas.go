@@ -77,7 +77,7 @@ func (r *ImageShareReconciler) syncCopies(ctx context.Context, cl cloud.Client, 
 		return
 	}
 	slices.SortFunc(regions, func(a, b *copyRegion) int { return strings.Compare(a.region, b.region) })
-	r.ensureCopies(ctx, cl, key, regions, now)
+	r.ensureCopies(ctx, cl, key, g, regions, now)
 	for _, c := range regions {
 		r.syncCopy(ctx, cl, g, direct, c, now)
 	}
@@ -88,8 +88,9 @@ func (r *ImageShareReconciler) syncCopies(ctx context.Context, cl cloud.Client, 
 
 // ensureCopies finds (by name, after a crash) or makes the copies that wanted
 // regions lack, in one SyncImages call.
-func (r *ImageShareReconciler) ensureCopies(ctx context.Context, cl cloud.Client, key imageKey,
+func (r *ImageShareReconciler) ensureCopies(ctx context.Context, cl cloud.Client, key imageKey, g *group,
 	regions []*copyRegion, now time.Time) {
+	madeKey := func(c *copyRegion) string { return key.String() + ">" + c.region }
 	var missing []*copyRegion
 	var recorded map[string]cvmv1alpha1.RegionStatus
 	for _, c := range regions {
@@ -105,6 +106,10 @@ func (r *ImageShareReconciler) ensureCopies(ctx context.Context, cl cloud.Client
 		}
 		if st, ok := recorded[c.region]; ok {
 			c.copyID, c.state = st.ImageID, st.State
+			continue
+		}
+		if id, ok := g.made[madeKey(c)]; ok {
+			c.copyID, c.state, c.justMade = id, cloud.ImageStateSyncing, true // another key of the account just copied
 			continue
 		}
 		if !slices.ContainsFunc(c.wanting, func(m *member) bool { return !m.observe() }) {
@@ -142,6 +147,9 @@ func (r *ImageShareReconciler) ensureCopies(ctx context.Context, cl cloud.Client
 		if err == nil {
 			for _, c := range batch {
 				c.copyID, c.state, c.justMade = ids[c.region], cloud.ImageStateSyncing, true
+				if g.made != nil {
+					g.made[madeKey(c)] = c.copyID
+				}
 				r.Recorder.Eventf(c.wanting[0].obj, nil, corev1.EventTypeNormal, "Copied", "Copy",
 					"Copying image %s to %s as %s", key.ImageID, c.region, c.copyID)
 			}

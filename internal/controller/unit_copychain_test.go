@@ -11,6 +11,7 @@ import (
 	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
+	"github.com/imageshare/imageshare-operator/internal/cloud"
 )
 
 // TestUnitCopyOfACopy: an ImageShare of a copy may have replica regions of
@@ -83,4 +84,34 @@ func TestUnitCopyOfACopy(t *testing.T) {
 	e.expectGone(nsA, "mid")
 	expectStrings(t, "first copy after mid is gone", e.owner().Shares(sh, c1), []string{unitR2})
 	expectStrings(t, "copy's copy after mid is gone", e.owner().Shares(bj, c2), []string{unitR5})
+}
+
+// TestUnitTwoKeysOfOneAccountCopyOnce: two ImageShares of one image hold two
+// keys of the same account (two identities, one cloud). A brand-new copy is
+// not visible to the name search at once; the second key must still not copy
+// again in the same reconcile.
+func TestUnitTwoKeysOfOneAccountCopyOnce(t *testing.T) {
+	const sh = "ap-shanghai"
+	const secondID, secondKey = "AKIDunitowner0002", "unit-owner-secret-key-0002"
+	e := newUnitEnv(t)
+	e.clouds.SetClient(secondID, e.owner())
+	e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
+	e.secret(nsB, "creds", secondID, secondKey)
+	unitImage(e.owner(), unitImgA)
+	e.owner().FindImagesByNameFn = func(context.Context, string, string) ([]cloud.Image, error) {
+		return nil, nil // every copy is still invisible to the name search
+	}
+	for _, ns := range []string{nsA, nsB} {
+		o := unitIMS(ns, "web", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2)
+		o.Spec.ReplicaRegions = []string{sh}
+		e.create(o)
+	}
+	e.mustReconcile(unitImgA, 3)
+	if calls := e.owner().CallsTo("Copy"); len(calls) != 1 {
+		t.Fatalf("two keys of one account copied %d times: %+v", len(calls), calls)
+	}
+	a, b := regionStatus(e.mustGet(nsA, "web"), sh), regionStatus(e.mustGet(nsB, "web"), sh)
+	if a == nil || b == nil || a.ImageID == "" || a.ImageID != b.ImageID {
+		t.Fatalf("both objects must record the one copy: %+v, %+v", a, b)
+	}
 }
