@@ -59,7 +59,8 @@ func TestChartDefault(t *testing.T) {
 			t.Errorf("default args pass %s: %v", absent, args)
 		}
 	}
-	for _, want := range []string{"--leader-elect", "--share-limit=50", "--resync-period=10m", "--metrics-bind-address=:8443"} {
+	for _, want := range []string{"--leader-elect", "--share-limit=50", "--resync-period=10m",
+		"--metrics-bind-address=:8443"} {
 		if !slices.Contains(args, want) {
 			t.Errorf("default args lack %s: %v", want, args)
 		}
@@ -133,7 +134,8 @@ func TestChartAllOptions(t *testing.T) {
 // TestChartToggles checks the switches that remove objects.
 func TestChartToggles(t *testing.T) {
 	checkCRDs(t, objects(t, render(t, "--set", "crds.keep=false")), false)
-	if crds := find(objects(t, render(t, "--set", "crds.enabled=false")), "CustomResourceDefinition", "", ""); len(crds) != 0 {
+	noCRDs := objects(t, render(t, "--set", "crds.enabled=false"))
+	if crds := find(noCRDs, "CustomResourceDefinition", "", ""); len(crds) != 0 {
 		t.Errorf("crds.enabled=false still renders %d CRDs", len(crds))
 	}
 	objs := objects(t, render(t, "--set", "metrics.enabled=false"))

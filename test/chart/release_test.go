@@ -65,7 +65,8 @@ func TestManagerVersion(t *testing.T) {
 // TestArgoCDSnippet checks that the chart's README documents the Argo CD health check as it is
 // in config/argocd (the script the gitops tests run), so the snippet cannot go stale.
 func TestArgoCDSnippet(t *testing.T) {
-	script, err := os.ReadFile(filepath.Join(projectRoot(), "config", "argocd", "cvm.imageshare.dev", "ImageShare", "health.lua"))
+	script, err := os.ReadFile(filepath.Join(projectRoot(), "config", "argocd", "cvm.imageshare.dev",
+		"ImageShare", "health.lua"))
 	if err != nil {
 		t.Fatal(err)
 	}
