@@ -87,7 +87,7 @@ envtest-assets: envtest ## Provide kube-apiserver, etcd and kubectl for envtest 
 	@hack/envtest-assets.sh "$(ENVTEST)" "$(ENVTEST_K8S_VERSION)" "$(LOCALBIN)" >/dev/null
 
 .PHONY: test
-test: verify lint fmt vet envtest-assets helm ## Run every test layer: unit, fuzz corpora, envtest, kubectl end-to-end.
+test: verify lint fmt vet envtest-assets helm kustomize ## Run every test layer: unit, fuzz corpora, envtest, kubectl end-to-end.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh "$(ENVTEST)" "$(ENVTEST_K8S_VERSION)" "$(LOCALBIN)")" \
 		go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
 	$(MAKE) --no-print-directory test-race

@@ -1,6 +1,7 @@
 // Package chart tests what a user installs: the Helm chart in dist/chart (helm lint, helm
 // template, and the rendered objects applied with kubectl apply --dry-run=server to a real API
-// server) and the release bundle (make installer, the manager's --version).
+// server), the release bundle (make installer; the manager's --version, start log line and
+// imageshare_build_info) and the uninstall snippets of docs/operations.md.
 package chart
 
 import (

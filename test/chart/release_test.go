@@ -2,11 +2,16 @@ package chart
 
 import (
 	"bytes"
+	"io"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestInstaller renders the release bundle as `make build-installer VERSION=9.9.9` does (its
@@ -60,6 +65,71 @@ func TestManagerVersion(t *testing.T) {
 	if out != want {
 		t.Errorf("manager --version printed %q, want %q", out, want)
 	}
+	checkBuildInfo(t, bin)
+}
+
+// checkBuildInfo runs the manager against the control plane and checks that it logs its version
+// at start and exports imageshare_build_info on /metrics.
+func checkBuildInfo(t *testing.T, bin string) {
+	t.Helper()
+	c := sharedControlPlane(t)
+	if out, err := run(t, c.kubectl, "--kubeconfig", c.kubeconfig, "apply", "-f",
+		filepath.Join(projectRoot(), "config", "crd", "bases")); err != nil {
+		t.Fatalf("install the CRD: %v\n%s", err, out)
+	}
+	metricsAddr, probeAddr := freeAddr(t), freeAddr(t)
+	var logs bytes.Buffer
+	cmd := exec.CommandContext(t.Context(), bin, "--metrics-bind-address="+metricsAddr, "--metrics-secure=false",
+		"--health-probe-bind-address="+probeAddr)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	want := `imageshare_build_info{goversion="` + runtime.Version() + `",revision="0123abc",version="9.9.9"} 1`
+	var body string
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if body = scrape(t, "http://"+metricsAddr+"/metrics"); strings.Contains(body, want) {
+			break
+		}
+	}
+	// The log is read only after the process is gone: exec copies into it until then.
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if !strings.Contains(body, want) {
+		t.Fatalf("/metrics has no %s:\n%s\nmanager log:\n%s", want, body, logs.String())
+	}
+	if !strings.Contains(logs.String(), "Starting imageshare-operator") || !strings.Contains(logs.String(), "9.9.9") {
+		t.Errorf("the manager did not log its version at start:\n%s", logs.String())
+	}
+}
+
+// scrape returns the body of a GET, or "" while the server is not up.
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer func() { _ = resp.Body.Close() }()
+	data, _ := io.ReadAll(resp.Body)
+	return string(data)
+}
+
+// freeAddr returns a loopback address with a port nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String()
 }
 
 // TestArgoCDSnippet checks that the chart's README documents the Argo CD health check as it is
