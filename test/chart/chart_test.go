@@ -142,8 +142,12 @@ func TestChartToggles(t *testing.T) {
 	if len(find(objs, "Service", "", "")) != 0 || len(find(objs, "ClusterRole", fullname+"-metrics-auth", "")) != 0 {
 		t.Error("metrics.enabled=false still renders the metrics Service or its auth ClusterRole")
 	}
-	if out, err := run(t, helmPath(t), "template", "rel", chartDir(), "--set", "watchNamespaces={*}"); err == nil {
-		t.Errorf("watchNamespaces=[*] rendered; want an error saying to leave it empty:\n%s", out)
+	// values.schema.json rejects what the manager would: a misspelt key, an unknown credential source.
+	for _, bad := range []string{"watchNamespaces={*}", "watchNamespace=team-a", "credentialSources={envv}",
+		"cvmScheme=ftp"} {
+		if out, err := run(t, helmPath(t), "template", "rel", chartDir(), "--set", bad); err == nil {
+			t.Errorf("--set %s rendered; want an error:\n%s", bad, out)
+		}
 	}
 }
 
