@@ -1,5 +1,13 @@
-# Image URL to use all building/pushing image targets
-IMG ?= controller:latest
+# VERSION is the release version (x.y.z, no leading v): stamped into the binary, the image tag of
+# IMG and dist/install.yaml, and the chart's version and appVersion when packaged.
+VERSION ?= 0.0.0-dev
+# REVISION is the source revision stamped into the binary.
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+# IMAGE_REPO is where release images are pushed; IMG is the image of every building/pushing target.
+IMAGE_REPO ?= ghcr.io/imageshare/imageshare-operator
+IMG ?= $(IMAGE_REPO):$(VERSION)
+VERSION_PKG = github.com/imageshare/imageshare-operator/internal/version
+LDFLAGS ?= -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REVISION)
 # YEAR defines the year value used for substituting the YEAR placeholder in the boilerplate header.
 YEAR ?= $(shell date +%Y)
 
@@ -72,13 +80,14 @@ verify: controller-gen ## Fail when generated files (CRDs, RBAC, deepcopy) are s
 		echo "verify: generated files were stale and have been regenerated; review and commit:"; \
 		git status --short -- config/crd config/rbac api; exit 1; \
 	fi; echo "verify: generated files are up to date"
+	@$(MAKE) --no-print-directory chart-check
 
 .PHONY: envtest-assets
 envtest-assets: envtest ## Provide kube-apiserver, etcd and kubectl for envtest (builds them once if offline).
 	@hack/envtest-assets.sh "$(ENVTEST)" "$(ENVTEST_K8S_VERSION)" "$(LOCALBIN)" >/dev/null
 
 .PHONY: test
-test: verify lint fmt vet envtest-assets ## Run every test layer: unit, fuzz corpora, envtest, kubectl end-to-end.
+test: verify lint fmt vet envtest-assets helm kustomize ## Run every test layer: unit, fuzz corpora, envtest, kubectl end-to-end.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh "$(ENVTEST)" "$(ENVTEST_K8S_VERSION)" "$(LOCALBIN)")" \
 		go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
 	$(MAKE) --no-print-directory test-race
@@ -132,7 +141,7 @@ demo-stop: ## Stop what `make demo KEEP=1` left running.
 
 .PHONY: build
 build: manifests generate fmt vet ## Build manager binary.
-	go build -o bin/manager cmd/main.go
+	go build -ldflags "$(LDFLAGS)" -o bin/manager cmd/main.go
 
 .PHONY: run
 run: manifests generate fmt vet ## Run a controller from your host.
@@ -145,7 +154,8 @@ run: manifests generate fmt vet ## Run a controller from your host.
 # make docker-build IMG=<img> BASE_IMAGE=docker.io/library/golang:1.26
 .PHONY: docker-build
 docker-build: ## Build docker image with the manager.
-	$(CONTAINER_TOOL) build $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) -t ${IMG} .
+	$(CONTAINER_TOOL) build $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) \
+		--build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t ${IMG} .
 
 .PHONY: docker-push
 docker-push: ## Push docker image with the manager.
@@ -164,15 +174,67 @@ docker-buildx: ## Build and push docker image for the manager for cross-platform
 	sed -e '1 s/\(^FROM\)/FROM --platform=\$$\{BUILDPLATFORM\}/; t' -e ' 1,// s//FROM --platform=\$$\{BUILDPLATFORM\}/' Dockerfile > Dockerfile.cross
 	- $(CONTAINER_TOOL) buildx create --name imageshare-operator-builder
 	$(CONTAINER_TOOL) buildx use imageshare-operator-builder
-	- $(CONTAINER_TOOL) buildx build --push --platform=$(PLATFORMS) $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) --tag ${IMG} -f Dockerfile.cross .
+	- $(CONTAINER_TOOL) buildx build --push --platform=$(PLATFORMS) $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) \
+		--build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --tag ${IMG} -f Dockerfile.cross .
 	- $(CONTAINER_TOOL) buildx rm imageshare-operator-builder
 	rm Dockerfile.cross
 
+# INSTALLER is the file build-installer writes.
+INSTALLER ?= dist/install.yaml
+
 .PHONY: build-installer
-build-installer: manifests generate kustomize ## Generate a consolidated YAML with CRDs and deployment.
-	mkdir -p dist
-	cd config/manager && "$(KUSTOMIZE)" edit set image controller=${IMG}
-	"$(KUSTOMIZE)" build config/default > dist/install.yaml
+build-installer: manifests generate installer ## Write dist/install.yaml (CRDs, RBAC, manager at IMG): make build-installer VERSION=x.y.z.
+
+# installer sets the image in a copy of config/, so the working tree is left as it was.
+.PHONY: installer
+installer: kustomize ## Write INSTALLER from config/ as it is, without regenerating it first.
+	@mkdir -p "$$(dirname "$(INSTALLER)")"
+	@tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	cp -R config "$$tmp/config"; \
+	(cd "$$tmp/config/manager" && "$(KUSTOMIZE)" edit set image controller=${IMG}); \
+	"$(KUSTOMIZE)" build "$$tmp/config/default" > "$(INSTALLER)"
+	@echo "Wrote $(INSTALLER) with image ${IMG}"
+
+##@ Helm chart
+
+CHART_DIR = dist/chart
+
+.PHONY: chart-sync
+chart-sync: manifests ## Copy the generated CRDs and manager RBAC rules into the chart (dist/chart/files/).
+	@rm -rf "$(CHART_DIR)/files/crds" && mkdir -p "$(CHART_DIR)/files/crds" "$(CHART_DIR)/files/rbac"
+	@cp config/crd/bases/*.yaml "$(CHART_DIR)/files/crds/"
+	@cp config/rbac/role.yaml "$(CHART_DIR)/files/rbac/manager-role.yaml"
+	@echo "chart-sync: copied config/crd/bases and config/rbac/role.yaml into $(CHART_DIR)/files"
+
+.PHONY: chart-check
+chart-check: ## Fail when the chart's copy of the CRDs or RBAC rules differs from config/ (part of verify).
+	@diff -r config/crd/bases "$(CHART_DIR)/files/crds" >/dev/null && \
+	diff config/rbac/role.yaml "$(CHART_DIR)/files/rbac/manager-role.yaml" >/dev/null || { \
+		echo "verify: $(CHART_DIR)/files is stale (CRDs or RBAC rules); run make chart-sync and commit"; exit 1; }
+	@echo "verify: the chart's CRDs and RBAC rules match config/"
+
+.PHONY: chart-package
+chart-package: helm chart-check ## Package the chart as dist/imageshare-operator-$(VERSION).tgz, image tag $(VERSION).
+	"$(HELM)" package "$(CHART_DIR)" --version "$(VERSION)" --app-version "$(VERSION)" --destination dist
+
+.PHONY: test-chart
+test-chart: helm envtest-assets ## Lint and render the chart, and dry-run it against a local API server.
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh "$(ENVTEST)" "$(ENVTEST_K8S_VERSION)" "$(LOCALBIN)")" \
+		HELM="$(HELM)" go test -count=1 ./test/chart/... -v
+
+# The chart test installs the ServiceMonitor and PrometheusRule CRDs, generated with controller-gen from
+# the prometheus-operator API module (pinned below) in a throwaway module, never written by hand.
+.PHONY: chart-test-crds
+chart-test-crds: controller-gen ## Regenerate test/chart/testdata/crds (ServiceMonitor, PrometheusRule).
+	@tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	pkg=github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring; \
+	(cd "$$tmp" && go mod init crdgen >/dev/null 2>&1 && go get "$$pkg/v1@$(PROMETHEUS_OPERATOR_VERSION)" && \
+		"$(CONTROLLER_GEN)" crd:maxDescLen=0 paths="$$pkg/v1" output:crd:artifacts:config="$$tmp/out"); \
+	mkdir -p test/chart/testdata/crds; \
+	for kind in servicemonitors prometheusrules; do \
+		{ echo "# Generated by make chart-test-crds from $$pkg $(PROMETHEUS_OPERATOR_VERSION); do not edit."; \
+		  cat "$$tmp/out/monitoring.coreos.com_$$kind.yaml"; } > "test/chart/testdata/crds/monitoring.coreos.com_$$kind.yaml"; \
+	done
 
 ##@ Deployment
 
@@ -212,6 +274,7 @@ KUSTOMIZE ?= $(LOCALBIN)/kustomize
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 ENVTEST ?= $(LOCALBIN)/setup-envtest
 GOLANGCI_LINT = $(LOCALBIN)/golangci-lint
+HELM ?= $(LOCALBIN)/helm
 
 ## Tool Versions
 KUSTOMIZE_VERSION ?= v5.8.1
@@ -228,6 +291,8 @@ ENVTEST_K8S_VERSION ?= $(shell v='$(call gomodver,k8s.io/api)'; \
   printf '%s\n' "$$v" | sed -E 's/^v?[0-9]+\.([0-9]+)\.([0-9]+).*/1.\1.\2/')
 
 GOLANGCI_LINT_VERSION ?= v2.13.1
+HELM_VERSION ?= v3.22.0
+PROMETHEUS_OPERATOR_VERSION ?= v0.95.2
 .PHONY: kustomize
 kustomize: $(KUSTOMIZE) ## Download kustomize locally if necessary.
 $(KUSTOMIZE): $(LOCALBIN)
@@ -250,6 +315,11 @@ $(ENVTEST): $(LOCALBIN)
 golangci-lint: $(GOLANGCI_LINT) ## Download golangci-lint locally if necessary.
 $(GOLANGCI_LINT): $(LOCALBIN)
 	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+.PHONY: helm
+helm: $(HELM) ## Build helm locally if necessary (from the Go module proxy).
+$(HELM): $(LOCALBIN)
+	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
 
 # go-install-tool will 'go install' any package with custom target and name of binary, if it doesn't exist
 # $1 - target path with name of binary

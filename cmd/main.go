@@ -19,6 +19,7 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -37,6 +38,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -45,6 +47,7 @@ import (
 	"github.com/imageshare/imageshare-operator/internal/cloud"
 	"github.com/imageshare/imageshare-operator/internal/cloud/tencent"
 	"github.com/imageshare/imageshare-operator/internal/controller"
+	"github.com/imageshare/imageshare-operator/internal/version"
 	// +kubebuilder:scaffold:imports
 )
 
@@ -109,13 +112,27 @@ func main() {
 	flag.StringVar(&regionList, "regions", strings.Join(defaultRegions(), ","),
 		"Comma-separated regions searched when an image is not in spec.region.")
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 4, "How many ImageShares are reconciled in parallel.")
+	var showVersion bool
+	flag.BoolVar(&showVersion, "version", false, "Print the version and exit.")
 	opts := zap.Options{
 		Development: true,
 	}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
+	build := version.Get()
+	if showVersion {
+		fmt.Println(build)
+		os.Exit(0)
+	}
+
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	setupLog.Info("Starting imageshare-operator",
+		"version", build.Version, "revision", build.Revision, "goVersion", build.GoVersion)
+	if err := version.Register(ctrlmetrics.Registry); err != nil {
+		setupLog.Error(err, "Failed to register the build info metric")
+		os.Exit(1)
+	}
 
 	// if the enable-http2 flag is false (the default), http/2 should be disabled
 	// due to its vulnerabilities. More specifically, disabling http/2 will

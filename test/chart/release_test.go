@@ -1,0 +1,160 @@
+package chart
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestInstaller renders the release bundle as `make build-installer VERSION=9.9.9` does (its
+// installer step, into a temporary file) and checks the image tag and that the working tree
+// is left as it was.
+func TestInstaller(t *testing.T) {
+	kustomization := filepath.Join(projectRoot(), "config", "manager", "kustomization.yaml")
+	before, err := os.ReadFile(kustomization)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "install.yaml")
+	if out, err := run(t, "make", "--no-print-directory", "-C", projectRoot(), "installer",
+		"VERSION=9.9.9", "INSTALLER="+path); err != nil {
+		t.Fatalf("make installer: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := objects(t, string(data))
+	d := one(t, objs, "Deployment", "imageshare-operator-controller-manager", "imageshare-operator-system")
+	c := d.Object["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0]
+	if image := c.(map[string]any)["image"]; image != "ghcr.io/imageshare/imageshare-operator:9.9.9" {
+		t.Errorf("install.yaml runs image %v, want ghcr.io/imageshare/imageshare-operator:9.9.9", image)
+	}
+	after, err := os.ReadFile(kustomization)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Errorf("make installer changed config/manager/kustomization.yaml")
+	}
+}
+
+// TestManagerVersion builds the manager with the version stamped in, as the Makefile and the
+// Dockerfile do (without the Dockerfile's -trimpath, which would rebuild every package instead
+// of linking from the build cache), and checks that --version prints it and exits.
+func TestManagerVersion(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "manager")
+	pkg := "github.com/imageshare/imageshare-operator/internal/version"
+	if out, err := run(t, "go", "build", "-C", projectRoot(), "-o", bin,
+		"-ldflags", "-X "+pkg+".Version=9.9.9 -X "+pkg+".Revision=0123abc", "./cmd"); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := run(t, bin, "--version")
+	if err != nil {
+		t.Fatalf("manager --version: %v\n%s", err, out)
+	}
+	want := "imageshare-operator 9.9.9 (revision 0123abc, " + runtime.Version() + ")\n"
+	if out != want {
+		t.Errorf("manager --version printed %q, want %q", out, want)
+	}
+	checkBuildInfo(t, bin)
+}
+
+// checkBuildInfo runs the manager against the control plane and checks that it logs its version
+// at start and exports imageshare_build_info on /metrics.
+func checkBuildInfo(t *testing.T, bin string) {
+	t.Helper()
+	c := sharedControlPlane(t)
+	if out, err := run(t, c.kubectl, "--kubeconfig", c.kubeconfig, "apply", "-f",
+		filepath.Join(projectRoot(), "config", "crd", "bases")); err != nil {
+		t.Fatalf("install the CRD: %v\n%s", err, out)
+	}
+	metricsAddr, probeAddr := freeAddr(t), freeAddr(t)
+	var logs bytes.Buffer
+	cmd := exec.CommandContext(t.Context(), bin, "--metrics-bind-address="+metricsAddr, "--metrics-secure=false",
+		"--health-probe-bind-address="+probeAddr)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	want := `imageshare_build_info{goversion="` + runtime.Version() + `",revision="0123abc",version="9.9.9"} 1`
+	var body string
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if body = scrape(t, "http://"+metricsAddr+"/metrics"); strings.Contains(body, want) {
+			break
+		}
+	}
+	// The log is read only after the process is gone: exec copies into it until then.
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if !strings.Contains(body, want) {
+		t.Fatalf("/metrics has no %s:\n%s\nmanager log:\n%s", want, body, logs.String())
+	}
+	if !strings.Contains(logs.String(), "Starting imageshare-operator") || !strings.Contains(logs.String(), "9.9.9") {
+		t.Errorf("the manager did not log its version at start:\n%s", logs.String())
+	}
+}
+
+// scrape returns the body of a GET, or "" while the server is not up.
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer func() { _ = resp.Body.Close() }()
+	data, _ := io.ReadAll(resp.Body)
+	return string(data)
+}
+
+// freeAddr returns a loopback address with a port nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String()
+}
+
+// TestArgoCDSnippet checks that the chart's README documents the Argo CD health check as it is
+// in config/argocd (the script the gitops tests run), so the snippet cannot go stale.
+func TestArgoCDSnippet(t *testing.T) {
+	script, err := os.ReadFile(filepath.Join(projectRoot(), "config", "argocd", "cvm.imageshare.dev",
+		"ImageShare", "health.lua"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(chartDir(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const indent = "      "
+	var want strings.Builder
+	for line := range strings.SplitSeq(strings.TrimRight(string(script), "\n"), "\n") {
+		if line == "" {
+			want.WriteString("\n")
+		} else {
+			want.WriteString(indent + line + "\n")
+		}
+	}
+	if !strings.Contains(string(readme), want.String()) {
+		t.Errorf("dist/chart/README.md does not contain config/argocd/.../health.lua indented by %d spaces; "+
+			"copy it again", len(indent))
+	}
+}
