@@ -25,7 +25,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -43,45 +42,26 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/cloud"
 	"github.com/imageshare/imageshare-operator/internal/cloud/tencent"
 	"github.com/imageshare/imageshare-operator/internal/emulator"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 	// +kubebuilder:scaffold:imports
 )
 
 var (
-	testEnv   *envtest.Environment
-	cfg       *rest.Config
-	k8sClient client.Client
-	scheme    = runtime.NewScheme()
+	controlPlane *testenv.ControlPlane
+	cfg          *rest.Config
+	k8sClient    client.Client
+	scheme       = runtime.NewScheme()
 	// logs captures every manager log line of the suite, so a spec can assert
 	// that a secret never appears in them.
-	logs = &syncBuffer{}
+	logs = &testenv.LockedBuffer{}
 )
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -100,16 +80,10 @@ var _ = BeforeSuite(func() {
 	// +kubebuilder:scaffold:scheme
 
 	By("bootstrapping test environment")
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		Fail("KUBEBUILDER_ASSETS is not set: run `make test`, or set it to the directory hack/envtest-assets.sh prints")
-	}
 	var err error
-	cfg, err = testEnv.Start()
+	controlPlane, err = testenv.StartControlPlane(testenv.ControlPlaneOptions{})
 	Expect(err).NotTo(HaveOccurred())
+	cfg = controlPlane.Config
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 	credentialsRetry = time.Second
@@ -117,7 +91,9 @@ var _ = BeforeSuite(func() {
 
 var _ = AfterSuite(func() {
 	By("tearing down the test environment")
-	Expect(testEnv.Stop()).To(Succeed())
+	if controlPlane != nil {
+		Expect(controlPlane.Stop()).To(Succeed())
+	}
 })
 
 // Accounts and keys every spec's seed starts from.
@@ -258,37 +234,24 @@ func start(seed *emulator.Seed, opts ...harnessOption) *harness {
 
 func (h *harness) startManager(o Options) *ImageShareReconciler {
 	GinkgoHelper()
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		// Each spec's manager sees only its namespace, so specs never share images.
-		Cache:  cache.Options{DefaultNamespaces: h.namespaces()},
-		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+	var rec *ImageShareReconciler
+	// Each spec's manager sees only its namespace, so specs never share images.
+	stop, err := testenv.RunManager(cfg, ctrl.Options{Scheme: scheme,
+		Cache: cache.Options{DefaultNamespaces: h.namespaces()}}, func(mgr ctrl.Manager) error {
+		rec = &ImageShareReconciler{
+			Client:             mgr.GetClient(),
+			APIReader:          mgr.GetAPIReader(),
+			Scheme:             mgr.GetScheme(),
+			Recorder:           mgr.GetEventRecorder("imageshare-controller"),
+			Cloud:              tencent.NewFactory(tencent.Options{Endpoint: h.endpoint, Scheme: "http", QPS: 50}),
+			Options:            o,
+			skipNameValidation: true,
+		}
+		return rec.SetupWithManager(mgr)
 	})
 	Expect(err).NotTo(HaveOccurred())
-	rec := &ImageShareReconciler{
-		Client:             mgr.GetClient(),
-		APIReader:          mgr.GetAPIReader(),
-		Scheme:             mgr.GetScheme(),
-		Recorder:           mgr.GetEventRecorder("imageshare-controller"),
-		Cloud:              tencent.NewFactory(tencent.Options{Endpoint: h.endpoint, Scheme: "http", QPS: 50}),
-		Options:            o,
-		skipNameValidation: true,
-	}
-	Expect(rec.SetupWithManager(mgr)).To(Succeed())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer GinkgoRecover()
-		defer close(done)
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
 	// Stop the manager after the objects are cleaned up (cleanups run in reverse).
-	DeferCleanup(func() {
-		cancel()
-		<-done
-	})
+	DeferCleanup(func() { Expect(stop()).To(Succeed()) })
 	DeferCleanup(h.cleanup)
 	return rec
 }

@@ -14,7 +14,6 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-
 package testenv
 
 import (
@@ -43,15 +42,19 @@ type Child struct {
 // leads a process group of its own: a Ctrl-C in the terminal reaches only the program that
 // started it, which then stops the parts in order, and it outlives that program when asked to
 // (make demo KEEP=1).
+// A nil log discards the output.
 func StartChild(name, path string, args, env []string, log *os.File) (*Child, error) {
 	cmd := exec.Command(path, args...)
 	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = log, log
+	logName := os.DevNull
+	if log != nil {
+		cmd.Stdout, cmd.Stderr, logName = log, log, log.Name()
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	c := &Child{cmd: cmd, Log: log.Name(), done: make(chan struct{}),
+	c := &Child{cmd: cmd, Log: logName, done: make(chan struct{}),
 		Process: Process{Name: name, PID: cmd.Process.Pid}}
 	if st, err := readStat(c.PID); err == nil {
 		c.StartTime = st.startTime

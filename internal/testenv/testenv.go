@@ -14,7 +14,6 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-
 // Package testenv is the one harness of the project's tests, benchmark and demo. It provides
 // the control plane binaries (hack/envtest-assets.sh), starts kube-apiserver and etcd through
 // envtest, the CVM emulator (in process with emulatortest, or as the cmd/cvm-emulator binary),

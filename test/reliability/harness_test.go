@@ -29,13 +29,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -47,6 +45,7 @@ import (
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/emulator"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
 // Condition types and reasons of contract §3, spelled out here rather than
@@ -217,11 +216,9 @@ func sharedWith(emu *emulator.Emulator) map[string][]string {
 
 // managerProc is one running manager binary.
 type managerProc struct {
-	t       *testing.T
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{}
+	t     *testing.T
+	name  string
+	child *testenv.Child
 	// secrets must never appear in the process's output.
 	secrets []string
 	startAt time.Time
@@ -245,70 +242,41 @@ type managerConfig struct {
 func startManager(t *testing.T, name string, cfg managerConfig) *managerProc {
 	t.Helper()
 	c := requireCluster(t)
-	logPath := filepath.Join(t.TempDir(), name+".log")
-	logFile, err := os.Create(logPath)
+	logFile, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
 	if err != nil {
 		t.Fatalf("create manager log: %v", err)
 	}
-	args := append([]string{
-		"--cvm-endpoint=" + cfg.endpoint, "--cvm-scheme=http",
-		"--health-probe-bind-address=0", "--metrics-bind-address=0",
+	// The child holds its own descriptor of the log.
+	defer func() { _ = logFile.Close() }()
+	args := testenv.ManagerArgs(cfg.endpoint, "0", append([]string{
 		"--regions=" + strings.Join([]string{regionGZ, regionSH, "ap-beijing"}, ","),
-	}, cfg.args...)
-	cmd := exec.Command(managerBin, args...)
+	}, cfg.args...)...)
+	m := &managerProc{t: t, name: name, secrets: cfg.secrets, startAt: time.Now()}
 	// Only what the manager needs: nothing of the developer's environment
 	// (TENCENTCLOUD_* in particular) leaks into a test.
-	cmd.Env = append([]string{"KUBECONFIG=" + c.managerKubeconfig, "HOME=" + t.TempDir(),
-		"PATH=" + os.Getenv("PATH")}, cfg.env...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	m := &managerProc{t: t, name: name, cmd: cmd, logPath: logPath, done: make(chan struct{}),
-		secrets: cfg.secrets, startAt: time.Now()}
-	if err := cmd.Start(); err != nil {
-		_ = logFile.Close()
+	env := append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, cfg.env...)
+	m.child, err = testenv.ManagerProcess{Bin: managerBin, Kubeconfig: c.managerKubeconfig, Args: args, Env: env,
+		Log: logFile}.Start(context.Background())
+	if err != nil {
 		t.Fatalf("start manager %s: %v", name, err)
 	}
-	go func() {
-		_ = cmd.Wait()
-		_ = logFile.Close()
-		close(m.done)
-	}()
 	t.Cleanup(m.finish)
 	return m
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
-func (m *managerProc) kill() {
-	_ = m.cmd.Process.Signal(syscall.SIGKILL)
-	<-m.done
-}
+func (m *managerProc) kill() { m.child.Kill() }
 
 // stop asks the manager to shut down, as Kubernetes would, and kills it if it
 // does not.
-func (m *managerProc) stop() {
-	if !m.alive() {
-		return
-	}
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-m.done:
-	case <-time.After(20 * time.Second):
-		m.kill()
-	}
-}
+func (m *managerProc) stop() { _ = m.child.Stop(20 * time.Second) }
 
-func (m *managerProc) alive() bool {
-	select {
-	case <-m.done:
-		return false
-	default:
-		return true
-	}
-}
+func (m *managerProc) alive() bool { return !m.child.Exited() }
 
 func (m *managerProc) logs() string {
-	data, err := os.ReadFile(m.logPath)
+	data, err := os.ReadFile(m.child.Log)
 	if err != nil {
-		return fmt.Sprintf("(read %s: %v)", m.logPath, err)
+		return fmt.Sprintf("(read %s: %v)", m.child.Log, err)
 	}
 	return string(data)
 }
@@ -327,7 +295,7 @@ func (m *managerProc) finish() {
 		m.t.Errorf("manager %s panicked: %s", m.name, excerpt(out, i))
 	}
 	if m.t.Failed() {
-		m.t.Logf("last lines of manager %s:\n%s", m.name, tail(out, 15))
+		m.t.Logf("last lines of manager %s:\n%s", m.name, testenv.LastLines(out, 15))
 	}
 	// RELIABILITY_LOG_DIR keeps every manager's full output for a post-mortem.
 	if dir := os.Getenv("RELIABILITY_LOG_DIR"); dir != "" {
@@ -341,20 +309,13 @@ func excerpt(s string, i int) string {
 	return s[max(0, i-200):min(len(s), i+800)]
 }
 
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
 // freePort returns a loopback address nobody listens on at the moment.
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testenv.FreeAddr()
 	if err != nil {
-		t.Fatalf("find a free port: %v", err)
+		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
 	return addr
 }
 

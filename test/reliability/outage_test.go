@@ -24,6 +24,7 @@ import (
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/emulator"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
 // outageWindow is how long the test watches the manager while the cloud is down.
@@ -146,7 +147,7 @@ func outageCounters(t *testing.T, addr string) outageCount {
 	c.patches = scrape(body, "rest_client_requests_total", `method="PATCH"`)
 	if c.calls == 0 && c.reconciles == 0 {
 		t.Fatalf("the metrics at %s have neither imageshare_cloud_api_calls_total nor "+
-			"controller_runtime_reconcile_total:\n%s", addr, tail(body, 20))
+			"controller_runtime_reconcile_total:\n%s", addr, testenv.LastLines(body, 20))
 	}
 	return c
 }
