@@ -70,7 +70,7 @@ type WaitOptions struct {
 	Timeout time.Duration
 	// Interval is the time between two lists; 0 means a second.
 	Interval time.Duration
-	// Progress, when set, is called whenever the set of unsettled ImageShares changes.
+	// Progress, when set, is called whenever the unsettled ImageShares or their reasons change.
 	Progress func(settled, total int, pending []*cvmv1alpha1.ImageShare)
 }
 
@@ -90,11 +90,16 @@ func WaitSettled(ctx context.Context, c client.Reader, o WaitOptions) ([]cvmv1al
 			return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
 		})
 		var pending []*cvmv1alpha1.ImageShare
-		var names []string
+		var names, keys []string
 		for i := range list.Items {
-			if !Settled(&list.Items[i]) {
-				pending = append(pending, &list.Items[i])
-				names = append(names, Summary(&list.Items[i]))
+			if o := &list.Items[i]; !Settled(o) {
+				pending = append(pending, o)
+				names = append(names, Summary(o))
+				reason := ""
+				if c := meta.FindStatusCondition(o.Status.Conditions, cvmv1alpha1.ConditionReady); c != nil {
+					reason = c.Reason
+				}
+				keys = append(keys, o.Namespace+"/"+o.Name+" "+reason)
 			}
 		}
 		enough := len(list.Items) >= max(o.Count, 1)
@@ -108,7 +113,8 @@ func WaitSettled(ctx context.Context, c client.Reader, o WaitOptions) ([]cvmv1al
 			return list.Items, fmt.Errorf("after %s, %d of %d ImageShares are neither Ready nor Stalled:\n  %s",
 				o.Timeout, len(pending), len(list.Items), strings.Join(names, "\n  "))
 		}
-		if now := strings.Join(names, "\n"); err == nil && now != last && o.Progress != nil {
+		// Progress is told when an object settles or changes its reason, not at every message.
+		if now := strings.Join(keys, "\n"); err == nil && now != last && o.Progress != nil {
 			o.Progress(len(list.Items)-len(pending), len(list.Items), pending)
 			last = now
 		}
