@@ -56,11 +56,11 @@ const stopTimeout = 20 * time.Second
 // config is the command line, with every path made absolute.
 type config struct {
 	projectDir, dir, binDir, assets, setupEnvtest, k8sVersion string
-	seed, samples, namespace, emulatorListen, report         string
-	timeout                                                  time.Duration
-	shareLimit                                               int
-	apiQPS                                                   float64
-	keep, stop                                               bool
+	seed, samples, namespace, emulatorListen, report          string
+	timeout                                                   time.Duration
+	shareLimit                                                int
+	apiQPS                                                    float64
+	keep, stop                                                bool
 }
 
 func main() {
