@@ -17,16 +17,10 @@ limitations under the License.
 package controller
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"os"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -137,42 +131,14 @@ type harness struct {
 	// ns2 is a second tenant's namespace (withSecondNamespace), watched too.
 	ns2 string
 	rec *ImageShareReconciler
-	// front serves the emulator; intercept may answer a call instead of it.
-	front *front
-}
-
-// front is the emulator's HTTP front: it lets a spec swap the emulator (a
-// restarted cloud) or answer chosen calls itself (a fault the emulator has no knob for).
-type front struct {
-	mu        sync.Mutex
-	emu       http.Handler
-	intercept func(action string, body map[string]any) (code, message string)
-}
-
-func (f *front) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	f.mu.Lock()
-	emu, intercept := f.emu, f.intercept
-	f.mu.Unlock()
-	if intercept != nil {
-		raw, _ := io.ReadAll(req.Body)
-		req.Body = io.NopCloser(bytes.NewReader(raw))
-		var body map[string]any
-		_ = json.Unmarshal(raw, &body)
-		if code, msg := intercept(req.Header.Get("X-TC-Action"), body); code != "" {
-			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(map[string]any{"Response": map[string]any{
-				"Error": map[string]string{"Code": code, "Message": msg}, "RequestId": "intercepted"}})
-			return
-		}
-	}
-	emu.ServeHTTP(w, req)
+	// front serves the emulator; a spec may swap the emulator (a restarted
+	// cloud) or answer chosen calls itself (a fault the emulator has no knob for).
+	front *testenv.CloudFront
 }
 
 // setIntercept makes the front answer calls for which fn returns a code.
 func (h *harness) setIntercept(fn func(action string, body map[string]any) (code, message string)) {
-	h.front.mu.Lock()
-	defer h.front.mu.Unlock()
-	h.front.intercept = fn
+	h.front.SetIntercept(fn)
 }
 
 // restartCloud replaces the emulator by a new one built from seed, at the
@@ -181,9 +147,8 @@ func (h *harness) restartCloud(seed *emulator.Seed) {
 	GinkgoHelper()
 	emu, err := emulator.New(seed)
 	Expect(err).NotTo(HaveOccurred())
-	h.front.mu.Lock()
-	defer h.front.mu.Unlock()
-	h.front.emu, h.emu = emu, emu
+	h.front.SetEmulator(emu)
+	h.emu = emu
 }
 
 type harnessOption func(*harnessOptions)
@@ -207,15 +172,13 @@ func start(seed *emulator.Seed, opts ...harnessOption) *harness {
 	GinkgoHelper()
 	emu, err := emulator.New(seed)
 	Expect(err).NotTo(HaveOccurred())
-	fr := &front{emu: emu}
-	srv := httptest.NewServer(fr)
-	DeferCleanup(srv.Close)
-	u, err := url.Parse(srv.URL)
+	fr, err := testenv.StartFront(emu)
 	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(fr.Stop)
 
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ims-"}}
 	Expect(k8sClient.Create(context.Background(), ns)).To(Succeed())
-	h := &harness{emu: emu, endpoint: u.Host, ns: ns.Name, front: fr}
+	h := &harness{emu: emu, endpoint: fr.Addr(), ns: ns.Name, front: fr}
 	h.secret("tencent-credentials", ownerSecret, ownerKey)
 
 	o := harnessOptions{Options: Options{ShareLimit: 50, ResyncPeriod: time.Hour, Regions: []string{"ap-guangzhou", "ap-shanghai",

@@ -18,6 +18,8 @@ package testenv
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -233,5 +235,60 @@ func TestLockedBuffer(t *testing.T) {
 	wg.Wait()
 	if b.String() != "xxxx" {
 		t.Errorf("LockedBuffer = %q", b.String())
+	}
+}
+
+func TestCloudFront(t *testing.T) {
+	emu, err := emulator.New(&emulator.Seed{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := StartFront(emu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Stop()
+	var calls []FrontCall
+	var mu sync.Mutex
+	f.SetHook(func(c FrontCall) { mu.Lock(); calls = append(calls, c); mu.Unlock() })
+	post := func(action string) (string, error) {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+f.Addr()+"/", strings.NewReader(`{"ImageIds":["img-1"]}`))
+		req.Header.Set("X-TC-Action", action)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer func() { _ = resp.Body.Close() }()
+		body, err := io.ReadAll(resp.Body)
+		return string(body), err
+	}
+	// Unsigned: the emulator refuses it, and the hook sees its code.
+	if _, err := post("DescribeImages"); err != nil {
+		t.Fatal(err)
+	}
+	f.SetIntercept(func(action string, body map[string]any) (string, string) {
+		if action == "DescribeImages" && body["ImageIds"] != nil {
+			return "InternalError", "injected"
+		}
+		return "", ""
+	})
+	if body, err := post("DescribeImages"); err != nil || !strings.Contains(body, `"Code":"InternalError"`) ||
+		!strings.Contains(body, "injected") {
+		t.Errorf("intercepted answer = %s, %v", body, err)
+	}
+	mu.Lock()
+	if len(calls) != 2 || calls[0].Code == "" || calls[1].Code != "InternalError" || f.TotalCalls() != 2 {
+		t.Errorf("calls = %+v, total %d", calls, f.TotalCalls())
+	}
+	mu.Unlock()
+	f.Stop()
+	if _, err := post("DescribeImages"); err == nil {
+		t.Errorf("a stopped front answered")
+	}
+	if err := f.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := post("DescribeImages"); err != nil {
+		t.Errorf("after Restart: %v", err)
 	}
 }

@@ -18,22 +18,17 @@ package reliability
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -75,116 +70,22 @@ const (
 // ---------------------------------------------------------------------------
 // The cloud: an emulator behind a front end the test can stop, restart and tap.
 
-// frontCall is one API call as a front end saw it.
-type frontCall struct {
-	action string
-	body   []byte
-	// code is the error code of the answer, "" on success.
-	code string
-}
-
-// cloudFront serves an *emulator.Emulator on a loopback port of its own and
-// counts the calls that reach it. Several fronts may serve one emulator, so
-// that calls can be told apart by the manager that made them.
-type cloudFront struct {
-	emu  *emulator.Emulator
-	addr string
-
-	mu    sync.Mutex
-	srv   *http.Server
-	calls map[string]int
-	total int
-	// hook, when set, sees every call after the emulator answered it and
-	// before the answer is sent: the place to kill a manager between a
-	// call's effect and its reply.
-	hook func(frontCall)
-}
-
-func startFront(t *testing.T, emu *emulator.Emulator) *cloudFront {
+// startFront serves emu behind a front of its own, down when the test ends.
+func startFront(t *testing.T, emu *emulator.Emulator) *testenv.CloudFront {
 	t.Helper()
-	f := &cloudFront{emu: emu, calls: map[string]int{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	f, err := testenv.StartFront(emu)
 	if err != nil {
-		t.Fatalf("listen for the emulator: %v", err)
+		t.Fatal(err)
 	}
-	f.addr = ln.Addr().String()
-	f.serve(ln)
-	t.Cleanup(f.stop)
+	t.Cleanup(f.Stop)
 	return f
 }
 
-func (f *cloudFront) serve(ln net.Listener) {
-	srv := &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
-	f.mu.Lock()
-	f.srv = srv
-	f.mu.Unlock()
-	go func() { _ = srv.Serve(ln) }()
-}
-
-// stop closes the listener and every open connection: the endpoint is down.
-func (f *cloudFront) stop() {
-	f.mu.Lock()
-	srv := f.srv
-	f.srv = nil
-	f.mu.Unlock()
-	if srv != nil {
-		_ = srv.Close()
-	}
-}
-
-// restart serves the same emulator, state and all, on the same address again.
-func (f *cloudFront) restart(t *testing.T) {
+// restartFront serves the same emulator, state and all, on the same address
+// again, once the port is free.
+func restartFront(t *testing.T, f *testenv.CloudFront) {
 	t.Helper()
-	var ln net.Listener
-	eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
-		var err error
-		ln, err = net.Listen("tcp", f.addr)
-		return err
-	})
-	f.serve(ln)
-}
-
-func (f *cloudFront) setHook(h func(frontCall)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.hook = h
-}
-
-func (f *cloudFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 2*emulator.MaxBodyBytes))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	rec := httptest.NewRecorder()
-	f.emu.ServeHTTP(rec, r)
-	var answer struct {
-		Response struct {
-			Error *struct{ Code string } `json:"Error"`
-		} `json:"Response"`
-	}
-	call := frontCall{action: r.Header.Get("X-TC-Action"), body: body}
-	if json.Unmarshal(rec.Body.Bytes(), &answer) == nil && answer.Response.Error != nil {
-		call.code = answer.Response.Error.Code
-	}
-	f.mu.Lock()
-	f.calls[call.action]++
-	f.total++
-	hook := f.hook
-	f.mu.Unlock()
-	if hook != nil {
-		hook(call)
-	}
-	maps.Copy(w.Header(), rec.Header())
-	w.WriteHeader(rec.Code)
-	_, _ = w.Write(rec.Body.Bytes())
-}
-
-func (f *cloudFront) totalCalls() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.total
+	eventually(t, 10*time.Second, 100*time.Millisecond, f.Restart)
 }
 
 // modifyRequest is the body of a ModifyImageSharePermission call.
@@ -194,9 +95,9 @@ type modifyRequest struct {
 	Permission string   `json:"Permission"`
 }
 
-func parseModify(c frontCall) (modifyRequest, bool) {
+func parseModify(c testenv.FrontCall) (modifyRequest, bool) {
 	var m modifyRequest
-	if c.action != actionModify || json.Unmarshal(c.body, &m) != nil {
+	if c.Action != actionModify || json.Unmarshal(c.Body, &m) != nil {
 		return m, false
 	}
 	return m, true

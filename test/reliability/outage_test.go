@@ -46,7 +46,7 @@ func TestCloudOutage(t *testing.T) {
 	}
 	front := startFront(t, emu)
 	metrics := freePort(t)
-	m := startManager(t, "outage", managerConfig{endpoint: front.addr,
+	m := startManager(t, "outage", managerConfig{endpoint: front.Addr(),
 		args: []string{"--share-limit=5", "--metrics-bind-address=" + metrics, "--metrics-secure=false"},
 		env:  ownerEnv(), secrets: []string{ownerSecretKey}})
 
@@ -57,7 +57,7 @@ func TestCloudOutage(t *testing.T) {
 	defer watch.finish(t)
 	eventually(t, 2*time.Minute, 250*time.Millisecond, func() error { return sc.check(emu, firstHalf) })
 
-	front.stop()
+	front.Stop()
 	down := time.Now()
 	sc.create(t, nil)
 	var pending []*scObject
@@ -116,7 +116,7 @@ func TestCloudOutage(t *testing.T) {
 		t.Fatalf("the manager exited during the outage")
 	}
 
-	front.restart(t)
+	restartFront(t, front)
 	up := time.Now()
 	eventually(t, 3*time.Minute, 250*time.Millisecond, func() error { return sc.check(emu, nil) })
 	stats := emu.Stats()
