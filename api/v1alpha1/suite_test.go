@@ -30,7 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
-	"github.com/imageshare/imageshare-operator/test/utils"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
 // The admission of ImageShare lives entirely in the CRD schema, so the only honest
@@ -43,7 +43,7 @@ const testNamespace = "api-test"
 var (
 	ctx          context.Context
 	cancel       context.CancelFunc
-	controlPlane *utils.ControlPlane
+	controlPlane *testenv.ControlPlane
 	k8sClient    client.Client
 )
 
@@ -55,11 +55,9 @@ func TestAPI(t *testing.T) {
 var _ = BeforeSuite(func() {
 	ctx, cancel = context.WithCancel(context.Background())
 
-	_, err := utils.AssetsDir()
-	Expect(err).NotTo(HaveOccurred(), "the admission tests need a real kube-apiserver and etcd")
-
 	By("starting kube-apiserver and etcd with the ImageShare CRD")
-	controlPlane, err = utils.StartControlPlane()
+	var err error
+	controlPlane, err = testenv.StartControlPlane(testenv.ControlPlaneOptions{})
 	Expect(err).NotTo(HaveOccurred())
 
 	scheme := runtime.NewScheme()

@@ -13,29 +13,24 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
-	"net/http"
+	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/emulator"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
 // Action names, as the emulator's stats count them.
@@ -131,34 +126,15 @@ func run(cfg config, n int) (result, error) {
 	res.resync = cfg.resync
 	ctx := context.Background()
 
-	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true}
-	restCfg, err := env.Start()
-	if err != nil {
-		return res, fmt.Errorf("start control plane (is KUBEBUILDER_ASSETS set?): %w", err)
-	}
-	defer func() { _ = env.Stop() }()
-	user, err := env.AddUser(envtest.User{Name: "bench", Groups: []string{"system:masters"}}, restCfg)
+	cp, err := testenv.StartControlPlane(testenv.ControlPlaneOptions{})
 	if err != nil {
 		return res, err
 	}
-	kubeconfig, err := user.KubeConfig()
-	if err != nil {
-		return res, err
-	}
-	dir, err := os.MkdirTemp("", "imageshare-bench-")
-	if err != nil {
-		return res, err
-	}
-	defer func() { _ = os.RemoveAll(dir) }()
-	kcPath := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kcPath, kubeconfig, 0o600); err != nil {
-		return res, err
-	}
+	defer func() { _ = cp.Stop() }()
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = cvmv1alpha1.AddToScheme(scheme)
-	k8s, err := client.New(restCfg, client.Options{Scheme: scheme})
+	k8s, err := client.New(cp.Config, client.Options{Scheme: scheme})
 	if err != nil {
 		return res, err
 	}
@@ -179,13 +155,8 @@ func run(cfg config, n int) (result, error) {
 	if err != nil {
 		return res, err
 	}
-	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 5 * time.Second}
-	ln, err := listen()
-	if err != nil {
-		return res, err
-	}
-	go func() { _ = srv.Serve(ln) }()
-	defer func() { _ = srv.Close() }()
+	srv := httptest.NewServer(emu)
+	defer srv.Close()
 
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
 		return res, err
@@ -208,26 +179,22 @@ func run(cfg config, n int) (result, error) {
 
 	// Cold start: the objects exist before the manager starts.
 	emu.ResetStats()
-	mgr := exec.Command(cfg.manager, "--cvm-endpoint", ln.Addr().String(), "--cvm-scheme", "http",
-		"--api-qps", fmt.Sprint(cfg.apiQPS), "--resync-period", cfg.resync.String(),
-		"--metrics-bind-address", "0", "--health-probe-bind-address", "0")
+	mgr := testenv.ManagerProcess{Bin: cfg.manager, Kubeconfig: cp.Kubeconfig,
+		Args: testenv.ManagerArgs(strings.TrimPrefix(srv.URL, "http://"), "0", "--api-qps", fmt.Sprint(cfg.apiQPS),
+			"--resync-period", cfg.resync.String())}
 	if cfg.managerLog != "" {
 		mgr.Args = append(mgr.Args, "--zap-log-level", "debug")
-	}
-	mgr.Env = append(os.Environ(), "KUBECONFIG="+kcPath)
-	if cfg.managerLog != "" {
-		f, err := os.Create(cfg.managerLog)
-		if err != nil {
+		if mgr.Log, err = os.Create(cfg.managerLog); err != nil {
 			return res, err
 		}
-		defer func() { _ = f.Close() }()
-		mgr.Stdout, mgr.Stderr = f, f
+		defer func() { _ = mgr.Log.Close() }()
 	}
 	start := time.Now()
-	if err := mgr.Start(); err != nil {
+	proc, err := mgr.Start(ctx)
+	if err != nil {
 		return res, fmt.Errorf("start manager %s (run make build): %w", cfg.manager, err)
 	}
-	defer func() { _ = mgr.Process.Signal(syscall.SIGKILL); _ = mgr.Wait() }()
+	defer proc.Kill()
 	if err := waitAllReady(ctx, k8s, n, cfg.timeout); err != nil {
 		return res, fmt.Errorf("cold start: %w", err)
 	}
@@ -267,7 +234,7 @@ func run(cfg config, n int) (result, error) {
 		lat = append(lat, d)
 	}
 	res.changeP50, res.changeP99 = percentile(lat, 0.50), percentile(lat, 0.99)
-	res.peakRSS, res.cpu = procStats(mgr.Process.Pid)
+	res.peakRSS, res.cpu = procStats(proc.PID)
 	return res, nil
 }
 
@@ -287,40 +254,20 @@ func boundTime(minCalls map[string]int, cfg config) time.Duration {
 	return time.Duration(worst * float64(time.Second))
 }
 
+// waitAllReady waits until the n ImageShares are settled, and fails unless every one is Ready:
+// the bench's workloads leave nothing for the controller to refuse.
 func waitAllReady(ctx context.Context, k8s client.Client, n int, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		var list cvmv1alpha1.ImageShareList
-		if err := k8s.List(ctx, &list, client.InNamespace(namespace)); err != nil {
-			return err
-		}
-		ready := 0
-		for i := range list.Items {
-			if isReady(&list.Items[i]) {
-				ready++
-			}
-		}
-		if ready == n {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			var stuck []string
-			for i := range list.Items {
-				if o := &list.Items[i]; !isReady(o) && len(stuck) < 5 {
-					c := meta.FindStatusCondition(o.Status.Conditions, "Ready")
-					stuck = append(stuck, fmt.Sprintf("%s gen %d/%d %+v", o.Name, o.Status.ObservedGeneration,
-						o.Generation, c))
-				}
-			}
-			return fmt.Errorf("%d of %d Ready after %s; for example %s", ready, n, timeout, strings.Join(stuck, "; "))
-		}
-		time.Sleep(100 * time.Millisecond)
+	objs, err := testenv.WaitSettled(ctx, k8s, testenv.WaitOptions{Namespace: namespace, Count: n, Timeout: timeout,
+		Interval: 100 * time.Millisecond})
+	if err != nil {
+		return err
 	}
-}
-
-func isReady(o *cvmv1alpha1.ImageShare) bool {
-	c := meta.FindStatusCondition(o.Status.Conditions, "Ready")
-	return c != nil && c.Status == metav1.ConditionTrue && o.Status.ObservedGeneration == o.Generation
+	for i := range objs {
+		if !testenv.Ready(&objs[i]) {
+			return fmt.Errorf("%s settled without being Ready", testenv.Summary(&objs[i]))
+		}
+	}
+	return nil
 }
 
 func checkShares(emu *emulator.Emulator, accounts []string) error {
@@ -365,7 +312,7 @@ func change(ctx context.Context, k8s client.Client, name string, accounts []stri
 			return 0, err
 		}
 		done := slices.Contains(cur.Status.SharedAccountIDs, target) == add
-		if isReady(cur) && cur.Status.ObservedGeneration == o.Generation && done {
+		if testenv.Ready(cur) && cur.Status.ObservedGeneration == o.Generation && done {
 			return time.Since(start), nil
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -402,8 +349,6 @@ func procStats(pid int) (int64, time.Duration) {
 	}
 	return hwm, cpu
 }
-
-func listen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
 
 func sum(m map[string]int) int {
 	t := 0

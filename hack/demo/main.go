@@ -17,18 +17,20 @@ limitations under the License.
 // Command demo is `make demo`: the whole ImageShare system on this machine in one command, with
 // no cluster and no Tencent Cloud account. It provides kube-apiserver, etcd and kubectl
 // (hack/envtest-assets.sh), builds the manager and the CVM emulator into bin/, starts them with
-// the control plane on loopback (hack/demo/stack), applies config/samples, waits until every
-// ImageShare is Ready or Stalled, prints what the operator did and the emulator's share table,
-// and stops everything it started.
+// the control plane on loopback (internal/testenv, the tests' own harness), applies
+// config/samples, waits until every ImageShare is Ready or Stalled, prints what the operator did
+// and the emulator's share table, and stops everything it started.
 //
 //	go run ./hack/demo            run, show, stop (make demo)
-//	go run ./hack/demo --keep     leave it running in the background (make demo KEEP=1)
+//	go run ./hack/demo --keep     leave it running (make demo KEEP=1)
 //	go run ./hack/demo --stop     stop what --keep left running (make demo-stop)
 //	go run ./hack/demo --report F also write what happened as JSON to F (the e2e test reads it)
 //
-// With --keep the stack is run by a background copy of this program (--serve), which holds the
-// lock bin/demo/demo.lock for as long as it runs and records itself and every process it
-// started in bin/demo/state.json; --stop signals it and checks that all of them are gone.
+// bin/demo/pids records the demo while it runs and every process it started: etcd,
+// kube-apiserver, the emulator and the manager, each the leader of a process group of its own,
+// so that neither Ctrl-C nor closing the terminal reaches them. With --keep the demo exits and
+// leaves them running; --stop signals each group, waits, and checks that none is left. The file
+// is also the lock: a demo does not start while a process it records is alive.
 package main
 
 import (
@@ -45,60 +47,48 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/imageshare/imageshare-operator/hack/demo/stack"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
+
+// stopTimeout is how long --stop gives each process after SIGTERM before SIGKILL.
+const stopTimeout = 20 * time.Second
 
 // config is the command line, with every path made absolute.
 type config struct {
-	projectDir     string
-	dir            string
-	binDir         string
-	assets         string
-	setupEnvtest   string
-	k8sVersion     string
-	seed           string
-	samples        string
-	namespace      string
-	emulatorListen string
-	report         string
-	timeout        time.Duration
-	shareLimit     int
-	apiQPS         float64
-	keep           bool
-	stop           bool
-	serve          bool
+	projectDir, dir, binDir, assets, setupEnvtest, k8sVersion string
+	seed, samples, namespace, emulatorListen, report          string
+	timeout                                                   time.Duration
+	shareLimit                                                int
+	apiQPS                                                    float64
+	keep, stop                                                bool
 }
 
 func main() {
 	cfg, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
 		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
 		os.Exit(2)
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
-	switch {
-	case cfg.stop:
+	if cfg.stop {
 		err = stopDemo(cfg)
-	case cfg.serve:
-		err = serve(ctx, cfg)
-	default:
+	} else {
 		err = runDemo(ctx, cfg)
 	}
+	cancel()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
-		cancel()
-		os.Exit(1) //nolint:gocritic // cancel has run
+		os.Exit(1)
 	}
 }
 
 func parseFlags(args []string) (config, error) {
 	var cfg config
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.StringVar(&cfg.dir, "dir", "bin/demo", "directory for the kubeconfig, logs, lock and state")
+	fs.StringVar(&cfg.dir, "dir", "bin/demo", "directory for the kubeconfig, logs and pids")
 	fs.StringVar(&cfg.binDir, "bin-dir", "bin", "directory the manager and cvm-emulator binaries are built into")
 	fs.StringVar(&cfg.assets, "assets", "", "directory with kube-apiserver, etcd and kubectl "+
 		"(default $KUBEBUILDER_ASSETS, else what hack/envtest-assets.sh provides)")
@@ -112,10 +102,9 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.report, "report", "", "also write what happened as JSON to this file")
 	fs.DurationVar(&cfg.timeout, "timeout", 3*time.Minute, "how long to wait for the ImageShares to settle")
 	fs.IntVar(&cfg.shareLimit, "share-limit", 50, "the manager's --share-limit")
-	fs.Float64Var(&cfg.apiQPS, "api-qps", stack.DemoAPIQPS, "the manager's --api-qps")
-	fs.BoolVar(&cfg.keep, "keep", false, "leave everything running in the background (make demo KEEP=1)")
+	fs.Float64Var(&cfg.apiQPS, "api-qps", testenv.DemoAPIQPS, "the manager's --api-qps")
+	fs.BoolVar(&cfg.keep, "keep", false, "leave everything running (make demo KEEP=1)")
 	fs.BoolVar(&cfg.stop, "stop", false, "stop what --keep left running (make demo-stop)")
-	fs.BoolVar(&cfg.serve, "serve", false, "run the stack in the background for --keep (internal)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -125,7 +114,7 @@ func parseFlags(args []string) (config, error) {
 	if cfg.keep && cfg.stop {
 		return cfg, errors.New("--keep and --stop exclude each other")
 	}
-	root, err := stack.ProjectDir()
+	root, err := testenv.ProjectDir()
 	if err != nil {
 		return cfg, err
 	}
@@ -136,7 +125,7 @@ func parseFlags(args []string) (config, error) {
 		}
 	}
 	if cfg.assets == "" {
-		cfg.assets = os.Getenv("KUBEBUILDER_ASSETS")
+		cfg.assets = os.Getenv(testenv.AssetsEnv)
 	}
 	if cfg.k8sVersion == "" {
 		cfg.k8sVersion = k8sVersion()
@@ -149,10 +138,8 @@ func parseFlags(args []string) (config, error) {
 func k8sVersion() string {
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, dep := range info.Deps {
-			if dep.Path == "k8s.io/api" {
-				if _, minorPatch, ok := strings.Cut(strings.TrimPrefix(dep.Version, "v"), "."); ok {
-					return "1." + minorPatch
-				}
+			if _, minorPatch, ok := strings.Cut(strings.TrimPrefix(dep.Version, "v"), "."); ok && dep.Path == "k8s.io/api" {
+				return "1." + minorPatch
 			}
 		}
 	}
@@ -160,20 +147,11 @@ func k8sVersion() string {
 }
 
 // say prints one progress line.
-func say(format string, args ...any) {
-	fmt.Printf("==> "+format+"\n", args...)
-}
+func say(format string, args ...any) { fmt.Printf("==> "+format+"\n", args...) }
 
-func (c config) rel(path string) string { return stack.RelPath(c.projectDir, path) }
+func (c config) rel(path string) string { return testenv.RelPath(c.projectDir, path) }
 
-// options are the stack's options for this command line.
-func (c config) options() stack.Options {
-	return stack.Options{
-		ProjectDir: c.projectDir, Dir: c.dir, BinDir: c.binDir, AssetsDir: c.assets, Seed: c.seed,
-		EmulatorListen: c.emulatorListen, Progress: say,
-		ManagerArgs: []string{"--share-limit", fmt.Sprint(c.shareLimit), "--api-qps", fmt.Sprint(c.apiQPS)},
-	}
-}
+func (c config) pids() string { return filepath.Join(c.dir, "pids") }
 
 // prepare provides the control plane binaries and builds the manager and the emulator.
 func prepare(ctx context.Context, cfg *config) error {
@@ -182,67 +160,103 @@ func prepare(ctx context.Context, cfg *config) error {
 	} else {
 		say("Providing kube-apiserver, etcd and kubectl %s (seconds once cached; the first run without "+
 			"internet builds them from the Go module proxy, about 12 minutes)", cfg.k8sVersion)
-		dir, err := stack.ProvideAssets(ctx, cfg.projectDir, cfg.setupEnvtest, cfg.k8sVersion, cfg.binDir, say)
+		dir, err := testenv.ProvideAssets(ctx, cfg.projectDir, cfg.setupEnvtest, cfg.k8sVersion, cfg.binDir, say)
 		if err != nil {
 			return err
 		}
 		cfg.assets = dir
 		say("Control plane binaries are in %s", dir)
 	}
-	if err := stack.CheckAssets(cfg.assets); err != nil {
+	if err := testenv.CheckAssets(cfg.assets); err != nil {
 		return err
 	}
 	say("Building %s and %s (a minute or two the first time, seconds after)",
-		cfg.rel(filepath.Join(cfg.binDir, stack.ManagerBinary)), cfg.rel(filepath.Join(cfg.binDir, stack.EmulatorBinary)))
-	return stack.Build(ctx, cfg.projectDir, cfg.binDir, say)
+		cfg.rel(filepath.Join(cfg.binDir, testenv.ManagerBinary)),
+		cfg.rel(filepath.Join(cfg.binDir, testenv.EmulatorBinary)))
+	return testenv.Build(ctx, cfg.projectDir, cfg.binDir, say)
 }
 
-// runDemo is `make demo`: lock, prepare, start, show, stop (or, with --keep, hand the running
-// stack to a background process).
+// claim records this process in bin/demo/pids, or says which demo runs. The file is created
+// exclusively, so of two demos starting at once only one gets it; a file whose processes are
+// all gone (a demo killed with SIGKILL) is stale and replaced.
+func claim(cfg config) (testenv.Process, error) {
+	self, err := testenv.Identify("demo", os.Getpid())
+	if err != nil {
+		return self, err
+	}
+	for range 2 {
+		f, err := os.OpenFile(cfg.pids(), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err == nil {
+			_ = f.Close()
+			return self, testenv.WriteProcesses(cfg.pids(), []testenv.Process{self})
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return self, fmt.Errorf("create %s: %w", cfg.pids(), err)
+		}
+		procs, err := testenv.ReadProcesses(cfg.pids())
+		if live := testenv.Running(procs); err == nil && len(live) > 0 {
+			return self, fmt.Errorf("another demo is running (pid %d; %s); use it with `export KUBECONFIG=%s`, "+
+				"or stop it with `make demo-stop` before starting another", live[0].PID, testenv.Describe(live),
+				filepath.Join(cfg.dir, "kubeconfig"))
+		}
+		if err := os.Remove(cfg.pids()); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return self, fmt.Errorf("remove stale %s: %w", cfg.pids(), err)
+		}
+	}
+	return self, fmt.Errorf("another demo is starting (it holds %s); try again in a moment", cfg.pids())
+}
+
+// runDemo is `make demo`: claim, prepare, start, show, then stop, or with --keep leave it up.
 func runDemo(ctx context.Context, cfg config) error {
 	start := time.Now()
 	if err := os.MkdirAll(cfg.dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", cfg.dir, err)
 	}
-	lock, err := acquireLock(cfg)
+	self, err := claim(cfg)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = lock.Close() }()
-	if err := cleanLeftovers(cfg); err != nil {
-		return err
-	}
-	// Recorded at once, so that `make demo-stop` finds this process while it is still preparing.
-	if err := writeState(cfg, demoState{Keep: cfg.keep}); err != nil {
-		return err
-	}
-	defer removeState(cfg)
+	kept := false
+	defer func() {
+		if !kept {
+			_ = os.Remove(cfg.pids())
+		}
+	}()
 	if err := prepare(ctx, &cfg); err != nil {
 		return err
 	}
-	if cfg.keep {
-		return runKeep(ctx, cfg, lock, start)
-	}
-
-	st, err := stack.Start(ctx, cfg.options())
+	st, err := testenv.StartStack(ctx, testenv.StackOptions{
+		ProjectDir: cfg.projectDir, Dir: cfg.dir, BinDir: cfg.binDir, AssetsDir: cfg.assets, Seed: cfg.seed,
+		EmulatorListen: cfg.emulatorListen, Progress: say,
+		ManagerArgs: []string{"--share-limit", fmt.Sprint(cfg.shareLimit), "--api-qps", fmt.Sprint(cfg.apiQPS)},
+	})
 	if err != nil {
 		return err
 	}
-	if err := writeState(cfg, demoState{Ready: true, Info: st.Info}); err != nil {
+	// This process is recorded too while it runs: `make demo-stop` then also ends a demo that has
+	// not finished, and a second demo refuses to start.
+	if err := testenv.WriteProcesses(cfg.pids(), append([]testenv.Process{self}, st.Processes...)); err != nil {
 		return errors.Join(err, st.Stop())
 	}
-	rep, showErr := showcase(ctx, cfg, st.Info)
-	if showErr != nil {
-		fmt.Fprintf(os.Stderr, "demo: %v\n", showErr)
+	rep, showErr := showcase(ctx, cfg, st)
+	rep.Elapsed = time.Since(start).Round(time.Second).String()
+	if cfg.keep {
+		kept = true
+		err := errors.Join(testenv.WriteProcesses(cfg.pids(), st.Processes), rep.write(cfg.report))
+		printKeep(cfg, st)
+		if showErr != nil {
+			return fmt.Errorf("%w (the demo is left running for inspection; `make demo-stop` stops it)", showErr)
+		}
+		return err
 	}
-	say("Stopping %s", stack.Describe(reversed(st.Processes)))
+	stopping := slices.Clone(st.Processes)
+	slices.Reverse(stopping)
+	say("Stopping %s", testenv.Describe(stopping))
 	stopErr := st.Stop()
-	left := stack.Running(st.Processes)
-	if stopErr == nil && len(left) == 0 {
+	rep.Stopped = len(testenv.Running(st.Processes)) == 0
+	if stopErr == nil && rep.Stopped {
 		say("Stopped everything the demo started; no process left behind. Logs are in %s/", cfg.rel(cfg.dir))
 	}
-	rep.Stopped = len(left) == 0
-	rep.Elapsed = time.Since(start).Round(time.Second).String()
 	if err := rep.write(cfg.report); err != nil {
 		return errors.Join(showErr, stopErr, err)
 	}
@@ -253,9 +267,32 @@ func runDemo(ctx context.Context, cfg config) error {
 	return stopErr
 }
 
-// reversed lists processes in stop order, the last started first.
-func reversed[T any](s []T) []T {
-	out := slices.Clone(s)
-	slices.Reverse(out)
-	return out
+// stopDemo is `make demo-stop`: it stops every process bin/demo/pids records, the last started
+// first, and checks that none is left.
+func stopDemo(cfg config) error {
+	procs, err := testenv.ReadProcesses(cfg.pids())
+	if err != nil {
+		return err
+	}
+	live := testenv.Running(procs)
+	if len(live) > 0 {
+		stopping := slices.Clone(live)
+		slices.Reverse(stopping)
+		say("Stopping the demo: %s", testenv.Describe(stopping))
+		if err := testenv.Terminate(live, stopTimeout); err != nil {
+			return err
+		}
+	}
+	if err := os.Remove(cfg.pids()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", cfg.pids(), err)
+	}
+	if len(live) == 0 {
+		say("No demo is running")
+		return nil
+	}
+	if err := testenv.CleanDir(cfg.dir); err != nil {
+		return err
+	}
+	say("Stopped; no process left behind")
+	return nil
 }

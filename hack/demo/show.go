@@ -26,27 +26,28 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
-	"github.com/imageshare/imageshare-operator/hack/demo/stack"
 	"github.com/imageshare/imageshare-operator/internal/emulator"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
-
-// pollInterval is how often the ImageShares are listed while waiting for them to settle.
-const pollInterval = time.Second
 
 // report is what --report writes: everything the e2e test needs to check the demo's outcome
 // without parsing prose.
 type report struct {
-	// Info is the stack the demo ran: its files, addresses and processes.
-	Info stack.Info `json:"info"`
+	// Processes are every process the demo started, in start order.
+	Processes []testenv.Process `json:"processes"`
+	// Kubeconfig is the control plane's admin kubeconfig.
+	Kubeconfig string `json:"kubeconfig"`
 	// ImageShares are the ImageShares as the demo found them settled.
 	ImageShares []cvmv1alpha1.ImageShare `json:"imageShares"`
 	// Emulator is GET /_emulator/state at the end.
 	Emulator emulator.State `json:"emulator"`
 	// ShareTable is the share table exactly as printed.
 	ShareTable string `json:"shareTable"`
-	// Stopped is true when every process of the stack was gone after the demo stopped it.
+	// Stopped is true when every process was gone after the demo stopped them.
 	Stopped bool `json:"stopped"`
 	// Elapsed is the demo's wall time.
 	Elapsed string `json:"elapsed"`
@@ -68,33 +69,50 @@ func (r *report) write(path string) error {
 
 // showcase applies the samples, waits until the controller has settled every ImageShare, and
 // prints what it did: kubectl's table, each Stalled object's message and the cloud's shares.
-func showcase(ctx context.Context, cfg config, info stack.Info) (*report, error) {
-	rep := &report{Info: info}
+func showcase(ctx context.Context, cfg config, st *testenv.Stack) (*report, error) {
+	rep := &report{Processes: st.Processes, Kubeconfig: st.Kubeconfig}
 	say("Applying the samples: kubectl apply -k %s -n %s", cfg.rel(cfg.samples), cfg.namespace)
-	if _, _, err := info.Kubectl(ctx, "create", "namespace", cfg.namespace); err != nil {
+	if _, _, err := st.Kubectl(ctx, "create", "namespace", cfg.namespace); err != nil {
 		return rep, err
 	}
-	out, _, err := info.Kubectl(ctx, "apply", "-k", cfg.samples, "-n", cfg.namespace)
+	out, _, err := st.Kubectl(ctx, "apply", "-k", cfg.samples, "-n", cfg.namespace)
 	if err != nil {
 		return rep, err
 	}
 	fmt.Print(indent(out))
 
-	objs, err := waitSettled(ctx, cfg, info)
+	scheme := runtime.NewScheme()
+	if err := cvmv1alpha1.AddToScheme(scheme); err != nil {
+		return rep, fmt.Errorf("register the ImageShare API: %w", err)
+	}
+	c, err := client.New(st.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		return rep, fmt.Errorf("create client: %w", err)
+	}
+	say("Waiting until every ImageShare is Ready or Stalled (at most %s)", cfg.timeout)
+	start := time.Now()
+	objs, err := testenv.WaitSettled(ctx, c, testenv.WaitOptions{Timeout: cfg.timeout,
+		Progress: func(settled, total int, pending []*cvmv1alpha1.ImageShare) {
+			names := make([]string, 0, len(pending))
+			for _, o := range pending {
+				names = append(names, shortSummary(o))
+			}
+			say("  %d of %d settled; waiting for %s", settled, total, strings.Join(names, ", "))
+		}})
 	rep.ImageShares = objs
 	if err != nil {
-		return rep, err
+		return rep, fmt.Errorf("%w\nsee %s", err, cfg.rel(filepath.Join(cfg.dir, "manager.log")))
 	}
+	say("All %d ImageShares settled in %s", len(objs), time.Since(start).Round(100*time.Millisecond))
 
-	table, _, err := info.Kubectl(ctx, "get", "ims", "-A", "-o", "wide")
+	table, _, err := st.Kubectl(ctx, "get", "ims", "-A", "-o", "wide")
 	if err != nil {
 		return rep, err
 	}
 	fmt.Printf("\n$ kubectl get ims -A -o wide\n%s", table)
-
 	var stalled strings.Builder
 	for i := range objs {
-		c := meta.FindStatusCondition(objs[i].Status.Conditions, "Stalled")
+		c := meta.FindStatusCondition(objs[i].Status.Conditions, cvmv1alpha1.ConditionStalled)
 		if c != nil && c.Status == "True" {
 			fmt.Fprintf(&stalled, "  %s/%s (%s):\n    %s\n", objs[i].Namespace, objs[i].Name, c.Reason, c.Message)
 		}
@@ -103,63 +121,17 @@ func showcase(ctx context.Context, cfg config, info stack.Info) (*report, error)
 		fmt.Printf("\nStalled ImageShares, and what to do about them:\n%s", stalled.String())
 	}
 
-	state, err := info.EmulatorState(ctx)
-	if err != nil {
+	if rep.Emulator, err = testenv.FetchEmulatorState(ctx, st.Emulator); err != nil {
 		return rep, err
 	}
-	rep.Emulator = state
-	rep.ShareTable = stack.ShareTable(state)
-	fmt.Printf("\nThe emulator's share table (GET http://%s/_emulator/state):\n%s\n", info.Emulator, rep.ShareTable)
+	rep.ShareTable = testenv.ShareTable(rep.Emulator)
+	fmt.Printf("\nThe emulator's share table (GET http://%s/_emulator/state):\n%s\n", st.Emulator, rep.ShareTable)
 	return rep, nil
-}
-
-// waitSettled polls until every ImageShare is Ready or Stalled for its current generation, saying
-// which ones it still waits for whenever that changes; on timeout it names them and their state.
-func waitSettled(ctx context.Context, cfg config, info stack.Info) ([]cvmv1alpha1.ImageShare, error) {
-	say("Waiting until every ImageShare is Ready or Stalled (at most %s)", cfg.timeout)
-	start := time.Now()
-	deadline := start.Add(cfg.timeout)
-	var objs []cvmv1alpha1.ImageShare
-	lastPending, lastErr := "", ""
-	for {
-		var err error
-		objs, err = info.ImageShares(ctx)
-		if err != nil && err.Error() != lastErr {
-			// The API server answers again in a moment; only a persistent failure ends the wait.
-			say("  listing ImageShares failed, retrying: %v", err)
-			lastErr = err.Error()
-		}
-		var pending, short []string
-		for i := range objs {
-			if !stack.Settled(&objs[i]) {
-				pending = append(pending, stack.Summary(&objs[i]))
-				short = append(short, shortSummary(&objs[i]))
-			}
-		}
-		if err == nil && len(objs) > 0 && len(pending) == 0 {
-			say("All %d ImageShares settled in %s", len(objs), time.Since(start).Round(100*time.Millisecond))
-			return objs, nil
-		}
-		if time.Now().After(deadline) {
-			return objs, fmt.Errorf("after %s, %d of %d ImageShares are neither Ready nor Stalled:\n  %s\n"+
-				"see %s", cfg.timeout, len(pending), len(objs), strings.Join(pending, "\n  "),
-				cfg.rel(filepath.Join(info.Dir, "manager.log")))
-		}
-		if names := strings.Join(short, ", "); err == nil && names != lastPending {
-			say("  %d of %d settled; waiting for %s", len(objs)-len(pending), len(objs), names)
-			lastPending = names
-		}
-		select {
-		case <-ctx.Done():
-			return objs, fmt.Errorf("wait for the ImageShares: %w", ctx.Err())
-		case <-time.After(pollInterval):
-		}
-	}
 }
 
 // shortSummary is "name (Reason)" for progress lines.
 func shortSummary(obj *cvmv1alpha1.ImageShare) string {
-	if c := meta.FindStatusCondition(obj.Status.Conditions, "Ready"); c != nil {
+	if c := meta.FindStatusCondition(obj.Status.Conditions, cvmv1alpha1.ConditionReady); c != nil {
 		return fmt.Sprintf("%s (%s)", obj.Name, c.Reason)
 	}
 	return obj.Name + " (new)"
@@ -170,4 +142,17 @@ func indent(s string) string {
 		return ""
 	}
 	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ") + "\n"
+}
+
+// printKeep says how to use the running demo and how to stop it.
+func printKeep(cfg config, st *testenv.Stack) {
+	fmt.Printf("The demo keeps running (KEEP=1). Use it from this shell with:\n\n"+
+		"  export KUBECONFIG=%s\n"+
+		"  export PATH=%s:$PATH   # for its kubectl, if you have none\n"+
+		"  kubectl get ims -A\n"+
+		"  curl -s http://%s/_emulator/state\n\n"+
+		"Logs: %s, %s\nRunning: %s (pids in %s)\nStop everything with: make demo-stop\n",
+		st.Kubeconfig, filepath.Dir(st.KubectlPath), st.Emulator,
+		cfg.rel(filepath.Join(cfg.dir, "manager.log")), cfg.rel(filepath.Join(cfg.dir, "emulator.log")),
+		testenv.Describe(st.Processes), cfg.rel(cfg.pids()))
 }

@@ -17,17 +17,10 @@ limitations under the License.
 package controller
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,45 +36,26 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/cloud"
 	"github.com/imageshare/imageshare-operator/internal/cloud/tencent"
 	"github.com/imageshare/imageshare-operator/internal/emulator"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 	// +kubebuilder:scaffold:imports
 )
 
 var (
-	testEnv   *envtest.Environment
-	cfg       *rest.Config
-	k8sClient client.Client
-	scheme    = runtime.NewScheme()
+	controlPlane *testenv.ControlPlane
+	cfg          *rest.Config
+	k8sClient    client.Client
+	scheme       = runtime.NewScheme()
 	// logs captures every manager log line of the suite, so a spec can assert
 	// that a secret never appears in them.
-	logs = &syncBuffer{}
+	logs = &testenv.LockedBuffer{}
 )
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -100,16 +74,10 @@ var _ = BeforeSuite(func() {
 	// +kubebuilder:scaffold:scheme
 
 	By("bootstrapping test environment")
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		Fail("KUBEBUILDER_ASSETS is not set: run `make test`, or set it to the directory hack/envtest-assets.sh prints")
-	}
 	var err error
-	cfg, err = testEnv.Start()
+	controlPlane, err = testenv.StartControlPlane(testenv.ControlPlaneOptions{})
 	Expect(err).NotTo(HaveOccurred())
+	cfg = controlPlane.Config
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 	credentialsRetry = time.Second
@@ -117,7 +85,9 @@ var _ = BeforeSuite(func() {
 
 var _ = AfterSuite(func() {
 	By("tearing down the test environment")
-	Expect(testEnv.Stop()).To(Succeed())
+	if controlPlane != nil {
+		Expect(controlPlane.Stop()).To(Succeed())
+	}
 })
 
 // Accounts and keys every spec's seed starts from.
@@ -161,42 +131,14 @@ type harness struct {
 	// ns2 is a second tenant's namespace (withSecondNamespace), watched too.
 	ns2 string
 	rec *ImageShareReconciler
-	// front serves the emulator; intercept may answer a call instead of it.
-	front *front
-}
-
-// front is the emulator's HTTP front: it lets a spec swap the emulator (a
-// restarted cloud) or answer chosen calls itself (a fault the emulator has no knob for).
-type front struct {
-	mu        sync.Mutex
-	emu       http.Handler
-	intercept func(action string, body map[string]any) (code, message string)
-}
-
-func (f *front) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	f.mu.Lock()
-	emu, intercept := f.emu, f.intercept
-	f.mu.Unlock()
-	if intercept != nil {
-		raw, _ := io.ReadAll(req.Body)
-		req.Body = io.NopCloser(bytes.NewReader(raw))
-		var body map[string]any
-		_ = json.Unmarshal(raw, &body)
-		if code, msg := intercept(req.Header.Get("X-TC-Action"), body); code != "" {
-			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(map[string]any{"Response": map[string]any{
-				"Error": map[string]string{"Code": code, "Message": msg}, "RequestId": "intercepted"}})
-			return
-		}
-	}
-	emu.ServeHTTP(w, req)
+	// front serves the emulator; a spec may swap the emulator (a restarted
+	// cloud) or answer chosen calls itself (a fault the emulator has no knob for).
+	front *testenv.CloudFront
 }
 
 // setIntercept makes the front answer calls for which fn returns a code.
 func (h *harness) setIntercept(fn func(action string, body map[string]any) (code, message string)) {
-	h.front.mu.Lock()
-	defer h.front.mu.Unlock()
-	h.front.intercept = fn
+	h.front.SetIntercept(fn)
 }
 
 // restartCloud replaces the emulator by a new one built from seed, at the
@@ -205,9 +147,8 @@ func (h *harness) restartCloud(seed *emulator.Seed) {
 	GinkgoHelper()
 	emu, err := emulator.New(seed)
 	Expect(err).NotTo(HaveOccurred())
-	h.front.mu.Lock()
-	defer h.front.mu.Unlock()
-	h.front.emu, h.emu = emu, emu
+	h.front.SetEmulator(emu)
+	h.emu = emu
 }
 
 type harnessOption func(*harnessOptions)
@@ -231,15 +172,13 @@ func start(seed *emulator.Seed, opts ...harnessOption) *harness {
 	GinkgoHelper()
 	emu, err := emulator.New(seed)
 	Expect(err).NotTo(HaveOccurred())
-	fr := &front{emu: emu}
-	srv := httptest.NewServer(fr)
-	DeferCleanup(srv.Close)
-	u, err := url.Parse(srv.URL)
+	fr, err := testenv.StartFront(emu)
 	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(fr.Stop)
 
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ims-"}}
 	Expect(k8sClient.Create(context.Background(), ns)).To(Succeed())
-	h := &harness{emu: emu, endpoint: u.Host, ns: ns.Name, front: fr}
+	h := &harness{emu: emu, endpoint: fr.Addr(), ns: ns.Name, front: fr}
 	h.secret("tencent-credentials", ownerSecret, ownerKey)
 
 	o := harnessOptions{Options: Options{ShareLimit: 50, ResyncPeriod: time.Hour, Regions: []string{"ap-guangzhou", "ap-shanghai",
@@ -258,37 +197,24 @@ func start(seed *emulator.Seed, opts ...harnessOption) *harness {
 
 func (h *harness) startManager(o Options) *ImageShareReconciler {
 	GinkgoHelper()
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		// Each spec's manager sees only its namespace, so specs never share images.
-		Cache:  cache.Options{DefaultNamespaces: h.namespaces()},
-		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+	var rec *ImageShareReconciler
+	// Each spec's manager sees only its namespace, so specs never share images.
+	stop, err := testenv.RunManager(cfg, ctrl.Options{Scheme: scheme,
+		Cache: cache.Options{DefaultNamespaces: h.namespaces()}}, func(mgr ctrl.Manager) error {
+		rec = &ImageShareReconciler{
+			Client:             mgr.GetClient(),
+			APIReader:          mgr.GetAPIReader(),
+			Scheme:             mgr.GetScheme(),
+			Recorder:           mgr.GetEventRecorder("imageshare-controller"),
+			Cloud:              tencent.NewFactory(tencent.Options{Endpoint: h.endpoint, Scheme: "http", QPS: 50}),
+			Options:            o,
+			skipNameValidation: true,
+		}
+		return rec.SetupWithManager(mgr)
 	})
 	Expect(err).NotTo(HaveOccurred())
-	rec := &ImageShareReconciler{
-		Client:             mgr.GetClient(),
-		APIReader:          mgr.GetAPIReader(),
-		Scheme:             mgr.GetScheme(),
-		Recorder:           mgr.GetEventRecorder("imageshare-controller"),
-		Cloud:              tencent.NewFactory(tencent.Options{Endpoint: h.endpoint, Scheme: "http", QPS: 50}),
-		Options:            o,
-		skipNameValidation: true,
-	}
-	Expect(rec.SetupWithManager(mgr)).To(Succeed())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer GinkgoRecover()
-		defer close(done)
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
 	// Stop the manager after the objects are cleaned up (cleanups run in reverse).
-	DeferCleanup(func() {
-		cancel()
-		<-done
-	})
+	DeferCleanup(func() { Expect(stop()).To(Succeed()) })
 	DeferCleanup(h.cleanup)
 	return rec
 }

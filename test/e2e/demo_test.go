@@ -38,9 +38,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
-	"github.com/imageshare/imageshare-operator/hack/demo/stack"
 	"github.com/imageshare/imageshare-operator/internal/emulator"
-	"github.com/imageshare/imageshare-operator/test/utils"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
 // demoTimeout bounds one run of the demo program; a run takes well under a minute with the
@@ -49,7 +48,8 @@ const demoTimeout = 5 * time.Minute
 
 // demoReport is the part of the demo's --report JSON the tests read.
 type demoReport struct {
-	Info        stack.Info               `json:"info"`
+	Processes   []testenv.Process        `json:"processes"`
+	Kubeconfig  string                   `json:"kubeconfig"`
 	ImageShares []cvmv1alpha1.ImageShare `json:"imageShares"`
 	Emulator    emulator.State           `json:"emulator"`
 	ShareTable  string                   `json:"shareTable"`
@@ -66,16 +66,14 @@ type demoRun struct {
 // control plane binaries and the binaries built into the suite's binDir.
 func runDemo(demo, dir string, args ...string) demoRun {
 	GinkgoHelper()
-	assets, err := utils.AssetsDir()
-	Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithTimeout(context.Background(), demoTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, demo, append([]string{"--dir", dir, "--bin-dir", binDir, "--assets", assets},
+	cmd := exec.CommandContext(ctx, demo, append([]string{"--dir", dir, "--bin-dir", binDir, "--assets", assetsDir},
 		args...)...)
 	cmd.Dir = projectDir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
+	err := cmd.Run()
 	_, _ = fmt.Fprintf(GinkgoWriter, "$ demo %s\n%s%s", strings.Join(args, " "), stdout.String(), stderr.String())
 	return demoRun{stdout: stdout.String(), stderr: stderr.String(), err: err}
 }
@@ -203,8 +201,8 @@ var _ = Describe("make demo", Ordered, func() {
 				Expect(row.region).To(Equal(img.Region))
 				Expect(row.owner).To(Equal(img.Owner))
 				Expect(row.count).To(Equal(len(sorted)))
-				Expect(row.more).To(Equal(max(0, len(sorted)-stack.ShareTableMaxIDs)))
-				Expect(row.shown).To(Equal(sorted[:min(len(sorted), stack.ShareTableMaxIDs)]))
+				Expect(row.more).To(Equal(max(0, len(sorted)-testenv.ShareTableMaxIDs)))
+				Expect(row.shown).To(Equal(sorted[:min(len(sorted), testenv.ShareTableMaxIDs)]))
 			}
 		})
 
@@ -219,19 +217,19 @@ var _ = Describe("make demo", Ordered, func() {
 		})
 
 		It("stops everything it started and leaves no process behind", func() {
-			procs := rep.Info.Processes
+			procs := rep.Processes
 			Expect(procs).To(HaveLen(4))
 			Expect(procs).To(ContainElements(
-				HaveField("Name", stack.ProcessEtcd), HaveField("Name", stack.ProcessAPIServer),
-				HaveField("Name", stack.ProcessEmulator), HaveField("Name", stack.ProcessManager)))
+				HaveField("Name", testenv.ProcessEtcd), HaveField("Name", testenv.ProcessAPIServer),
+				HaveField("Name", testenv.ProcessEmulator), HaveField("Name", testenv.ProcessManager)))
 			for _, p := range procs {
 				Expect(p.PID).To(BeNumerically(">", 0))
 				Expect(run.stdout).To(ContainSubstring(p.String()))
 			}
 			Expect(rep.Stopped).To(BeTrue())
-			Expect(stack.Running(procs)).To(BeEmpty())
+			Expect(testenv.Running(procs)).To(BeEmpty())
 			Expect(run.stdout).To(ContainSubstring("no process left behind"))
-			_, err := os.Stat(rep.Info.Kubeconfig)
+			_, err := os.Stat(rep.Kubeconfig)
 			Expect(errors.Is(err, os.ErrNotExist)).To(BeTrue(), "the kubeconfig of a stopped demo is removed")
 		})
 	})
@@ -258,7 +256,7 @@ var _ = Describe("make demo", Ordered, func() {
 			Expect(run.stdout).To(ContainSubstring("make demo-stop"))
 			Expect(run.stdout).To(ContainSubstring("==> All %d ImageShares settled", len(sampleOutcomes)))
 
-			stdout, _, err := utils.Kubectl(ctx, kubeconfig, "get", "ims", "-A")
+			stdout, _, err := testenv.Kubectl(ctx, controlPlane.KubectlPath, kubeconfig, "get", "ims", "-A")
 			Expect(err).NotTo(HaveOccurred())
 			t := parseTable(stdout)
 			Expect(t.rows).To(HaveLen(len(sampleOutcomes)))
@@ -274,21 +272,17 @@ var _ = Describe("make demo", Ordered, func() {
 		})
 
 		It("stops everything with make demo-stop", func() {
-			data, err := os.ReadFile(filepath.Join(dir, "state.json"))
+			procs, err := testenv.ReadProcesses(filepath.Join(dir, "pids"))
 			Expect(err).NotTo(HaveOccurred())
-			var state struct {
-				Owner stack.Process `json:"owner"`
-				Info  stack.Info    `json:"info"`
-			}
-			Expect(json.Unmarshal(data, &state)).To(Succeed())
-			procs := append([]stack.Process{state.Owner}, state.Info.Processes...)
-			Expect(procs).To(HaveLen(5))
-			Expect(stack.Running(procs)).To(HaveLen(5), "the kept demo runs in the background")
+			Expect(procs).To(HaveLen(4))
+			Expect(testenv.Running(procs)).To(HaveLen(4), "the kept demo runs after the demo program exited")
 
 			run := runDemo(demo, dir, "--stop")
 			Expect(run.err).NotTo(HaveOccurred(), run.stderr)
 			Expect(run.stdout).To(ContainSubstring("no process left behind"))
-			Expect(stack.Running(procs)).To(BeEmpty())
+			Expect(testenv.Running(procs)).To(BeEmpty())
+			_, err = os.Stat(filepath.Join(dir, "kubeconfig"))
+			Expect(errors.Is(err, os.ErrNotExist)).To(BeTrue(), "make demo-stop removes the kubeconfig")
 
 			run = runDemo(demo, dir, "--stop")
 			Expect(run.err).NotTo(HaveOccurred(), run.stderr)

@@ -27,7 +27,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/imageshare/imageshare-operator/test/utils"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
 // The end-to-end suite drives the product the way a user does: the real kubectl
@@ -40,9 +40,11 @@ const kubectlTimeout = 2 * time.Minute
 
 var (
 	// controlPlane is the suite's API server; its Kubeconfig is what kubectl uses.
-	controlPlane *utils.ControlPlane
+	controlPlane *testenv.ControlPlane
 	// projectDir is the repository root, for config/samples and the binaries.
 	projectDir string
+	// assetsDir holds kube-apiserver, etcd and kubectl (KUBEBUILDER_ASSETS).
+	assetsDir string
 	// binDir receives the manager, emulator and demo binaries the suite builds, once per run.
 	binDir string
 )
@@ -54,22 +56,19 @@ func TestE2E(t *testing.T) {
 
 var _ = BeforeSuite(func() {
 	var err error
-	projectDir, err = utils.ProjectDir()
+	projectDir, err = testenv.ProjectDir()
 	Expect(err).NotTo(HaveOccurred())
-
-	_, err = utils.AssetsDir()
+	assetsDir, err = testenv.AssetsDir()
 	Expect(err).NotTo(HaveOccurred(), "the end-to-end tests need kube-apiserver, etcd and kubectl")
-	bin, err := utils.KubectlPath()
-	Expect(err).NotTo(HaveOccurred())
-	_, _ = fmt.Fprintf(GinkgoWriter, "Using kubectl %s\n", bin)
 
 	binDir, err = os.MkdirTemp("", "imageshare-e2e-bin-")
 	Expect(err).NotTo(HaveOccurred())
 
 	By("starting kube-apiserver and etcd with the ImageShare CRD")
-	controlPlane, err = utils.StartControlPlane()
+	controlPlane, err = testenv.StartControlPlane(testenv.ControlPlaneOptions{AssetsDir: assetsDir})
 	Expect(err).NotTo(HaveOccurred())
-	_, _ = fmt.Fprintf(GinkgoWriter, "KUBECONFIG=%s\n", controlPlane.Kubeconfig)
+	_, _ = fmt.Fprintf(GinkgoWriter, "KUBECONFIG=%s; kubectl %s\n", controlPlane.Kubeconfig,
+		controlPlane.KubectlPath)
 })
 
 var _ = AfterSuite(func() {
@@ -86,7 +85,7 @@ var _ = AfterSuite(func() {
 func kubectl(args ...string) (stdout, stderr string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), kubectlTimeout)
 	defer cancel()
-	stdout, stderr, err = utils.Kubectl(ctx, controlPlane.Kubeconfig, args...)
+	stdout, stderr, err = controlPlane.Kubectl(ctx, args...)
 	_, _ = fmt.Fprintf(GinkgoWriter, "$ kubectl %v\n%s%s", args, stdout, stderr)
 	return stdout, stderr, err
 }

@@ -28,9 +28,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/imageshare/imageshare-operator/hack/demo/stack"
 	"github.com/imageshare/imageshare-operator/internal/emulator"
-	"github.com/imageshare/imageshare-operator/test/utils"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
 // What config/samples does against config/samples/emulator-seed.yaml: the outcome the demo shows
@@ -100,7 +99,7 @@ func expectShares(state emulator.State) {
 
 var _ = Describe("The samples against the emulator, through kubectl", Ordered, func() {
 	const ns = "samples"
-	var st *stack.Stack
+	var st *testenv.Stack
 
 	run := func(args ...string) (string, string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), kubectlTimeout)
@@ -117,19 +116,17 @@ var _ = Describe("The samples against the emulator, through kubectl", Ordered, f
 	}
 
 	BeforeAll(func(ctx SpecContext) {
-		assets, err := utils.AssetsDir()
-		Expect(err).NotTo(HaveOccurred())
 		By("building the manager and the emulator")
-		Expect(stack.Build(ctx, projectDir, binDir, nil)).To(Succeed())
+		Expect(testenv.Build(ctx, projectDir, binDir, nil)).To(Succeed())
 
 		dir, err := os.MkdirTemp("", "imageshare-samples-")
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func() { _ = os.RemoveAll(dir) })
 		By("starting etcd, kube-apiserver, the emulator and the manager, as make demo does")
-		st, err = stack.Start(ctx, stack.Options{
-			ProjectDir: projectDir, Dir: dir, BinDir: binDir, AssetsDir: assets,
+		st, err = testenv.StartStack(ctx, testenv.StackOptions{
+			ProjectDir: projectDir, Dir: dir, BinDir: binDir, AssetsDir: assetsDir,
 			Seed:        filepath.Join(projectDir, "config", "samples", "emulator-seed.yaml"),
-			ManagerArgs: []string{"--api-qps", fmt.Sprint(stack.DemoAPIQPS)},
+			ManagerArgs: []string{"--api-qps", fmt.Sprint(testenv.DemoAPIQPS)},
 			Progress: func(format string, args ...any) {
 				_, _ = fmt.Fprintf(GinkgoWriter, format+"\n", args...)
 			},
@@ -138,7 +135,7 @@ var _ = Describe("The samples against the emulator, through kubectl", Ordered, f
 		DeferCleanup(func() {
 			By("stopping everything the stack started")
 			Expect(st.Stop()).To(Succeed())
-			Expect(stack.Running(st.Processes)).To(BeEmpty())
+			Expect(testenv.Running(st.Processes)).To(BeEmpty())
 		})
 		Expect(st.Processes).To(HaveLen(4))
 	}, NodeTimeout(5*time.Minute))
@@ -197,7 +194,7 @@ var _ = Describe("The samples against the emulator, through kubectl", Ordered, f
 	})
 
 	It("leaves the cloud with exactly the expected shares", func(ctx SpecContext) {
-		state, err := st.EmulatorState(ctx)
+		state, err := testenv.FetchEmulatorState(ctx, st.Emulator)
 		Expect(err).NotTo(HaveOccurred())
 		expectShares(state)
 	})

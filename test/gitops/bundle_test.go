@@ -20,7 +20,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
-	"github.com/imageshare/imageshare-operator/test/utils"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
 // The names config/default gives the manager's objects (namePrefix imageshare-operator-).
@@ -147,7 +147,7 @@ func TestInstallBundle(t *testing.T) {
 }
 
 // resourceVersions maps each object of the bundle to its stored resourceVersion.
-func resourceVersions(t *testing.T, c *utils.ControlPlane, path string) map[string]string {
+func resourceVersions(t *testing.T, c *testenv.ControlPlane, path string) map[string]string {
 	t.Helper()
 	var list unstructured.UnstructuredList
 	out := kubectl(t, c, "get", "-f", path, "-o", "json")
@@ -163,7 +163,7 @@ func resourceVersions(t *testing.T, c *utils.ControlPlane, path string) map[stri
 
 // checkDeployment asserts the scaffold's hardened security context survived
 // into the stored Deployment.
-func checkDeployment(t *testing.T, c *utils.ControlPlane) {
+func checkDeployment(t *testing.T, c *testenv.ControlPlane) {
 	t.Helper()
 	var d appsv1.Deployment
 	getJSON(t, c, &d, "deployment", managerName, "-n", operatorNamespace)
@@ -204,7 +204,7 @@ func checkDeployment(t *testing.T, c *utils.ControlPlane) {
 
 // checkMetricsService asserts the metrics Service selects the manager's pods
 // on the port the manager serves metrics on.
-func checkMetricsService(t *testing.T, c *utils.ControlPlane) {
+func checkMetricsService(t *testing.T, c *testenv.ControlPlane) {
 	t.Helper()
 	var svc corev1.Service
 	getJSON(t, c, &svc, "service", metricsService, "-n", operatorNamespace)
@@ -229,7 +229,7 @@ func checkMetricsService(t *testing.T, c *utils.ControlPlane) {
 
 // checkManagerRBAC asks the API server what the manager's ServiceAccount may
 // do: what contract §2 says it needs, and no cluster-wide read of Secrets.
-func checkManagerRBAC(t *testing.T, c *utils.ControlPlane) {
+func checkManagerRBAC(t *testing.T, c *testenv.ControlPlane) {
 	t.Helper()
 	for _, tc := range []struct {
 		args []string
@@ -321,7 +321,7 @@ func TestApplicationExample(t *testing.T) {
 	}
 }
 
-func kubectl(t *testing.T, c *utils.ControlPlane, args ...string) string {
+func kubectl(t *testing.T, c *testenv.ControlPlane, args ...string) string {
 	t.Helper()
 	out, err := kubectlErr(t, c, args...)
 	if err != nil {
@@ -330,16 +330,16 @@ func kubectl(t *testing.T, c *utils.ControlPlane, args ...string) string {
 	return out
 }
 
-func kubectlErr(t *testing.T, c *utils.ControlPlane, args ...string) (string, error) {
+func kubectlErr(t *testing.T, c *testenv.ControlPlane, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	out, _, err := utils.Kubectl(ctx, c.Kubeconfig, args...)
+	out, _, err := c.Kubectl(ctx, args...)
 	return out, err
 }
 
 // getJSON reads an object with kubectl into v.
-func getJSON(t *testing.T, c *utils.ControlPlane, v any, args ...string) {
+func getJSON(t *testing.T, c *testenv.ControlPlane, v any, args ...string) {
 	t.Helper()
 	out := kubectl(t, c, append(append([]string{"get"}, args...), "-o", "json")...)
 	if err := yaml.Unmarshal([]byte(out), v); err != nil {

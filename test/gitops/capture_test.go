@@ -2,14 +2,11 @@ package gitops
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,7 +21,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
@@ -33,7 +29,7 @@ import (
 	"github.com/imageshare/imageshare-operator/internal/controller"
 	"github.com/imageshare/imageshare-operator/internal/emulator"
 	"github.com/imageshare/imageshare-operator/internal/emulator/emulatortest"
-	"github.com/imageshare/imageshare-operator/test/utils"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
 // The cloud every capture runs against. Names are fixed, not generated, so that
@@ -104,11 +100,11 @@ func seed() *emulator.Seed {
 
 // world is one capture run: the control plane, the emulator, and the manager.
 type world struct {
-	cp       *utils.ControlPlane
+	cp       *testenv.ControlPlane
 	k8s      client.Client
 	emu      *emulator.Emulator
 	endpoint string
-	logs     *syncBuffer
+	logs     *testenv.LockedBuffer
 	stop     func()
 	captured map[string][]byte
 }
@@ -209,7 +205,7 @@ func writeHealthTests(t *testing.T, health map[string]healthStatus) {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{cp: controlPlane(t), logs: &syncBuffer{}, captured: map[string][]byte{}}
+	w := &world{cp: controlPlane(t), logs: &testenv.LockedBuffer{}, captured: map[string][]byte{}}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
@@ -406,7 +402,7 @@ func (w *world) update(t *testing.T, name string, change func(*cvmv1alpha1.Image
 // capture records the object as `kubectl get -o yaml` prints it.
 func (w *world) capture(t *testing.T, name, file string) {
 	t.Helper()
-	out, _, err := utils.Kubectl(t.Context(), w.cp.Kubeconfig, "get", "imageshares.cvm.imageshare.dev", name,
+	out, _, err := w.cp.Kubectl(t.Context(), "get", "imageshares.cvm.imageshare.dev", name,
 		"-n", namespaceOf(name), "-o", "yaml")
 	w.must(t, err)
 	w.captured[file] = []byte(out)
@@ -447,48 +443,22 @@ func (w *world) startManager(t *testing.T) {
 	t.Helper()
 	cfg := rest.CopyConfig(w.cp.Config)
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: managerUser}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 w.k8s.Scheme(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Client:                 client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+	stop, err := testenv.RunManager(cfg, ctrl.Options{Scheme: w.k8s.Scheme()}, func(mgr ctrl.Manager) error {
+		rec := &controller.ImageShareReconciler{
+			Client:    mgr.GetClient(),
+			APIReader: mgr.GetAPIReader(),
+			Scheme:    mgr.GetScheme(),
+			Recorder:  mgr.GetEventRecorder("imageshare-controller"),
+			Cloud:     tencent.NewFactory(tencent.Options{Endpoint: w.endpoint, Scheme: "http", QPS: 50}),
+			Options: controller.Options{ShareLimit: shareLimit, ResyncPeriod: time.Hour,
+				Regions: []string{gz, sh, "ap-beijing"}, MaxConcurrentReconciles: 4},
+		}
+		return rec.SetupWithManager(mgr)
 	})
 	w.must(t, err)
-	rec := &controller.ImageShareReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Scheme:    mgr.GetScheme(),
-		Recorder:  mgr.GetEventRecorder("imageshare-controller"),
-		Cloud:     tencent.NewFactory(tencent.Options{Endpoint: w.endpoint, Scheme: "http", QPS: 50}),
-		Options: controller.Options{ShareLimit: shareLimit, ResyncPeriod: time.Hour,
-			Regions: []string{gz, sh, "ap-beijing"}, MaxConcurrentReconciles: 4},
-	}
-	w.must(t, rec.SetupWithManager(mgr))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
 	w.stop = func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("manager: %v", err)
+		if err := stop(); err != nil {
+			t.Error(err)
 		}
 	}
-}
-
-// syncBuffer is a goroutine-safe log sink, printed when the test fails.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

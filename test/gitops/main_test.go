@@ -19,7 +19,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/imageshare/imageshare-operator/test/utils"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
 // updateEnv names the variable that makes TestCapture rewrite the testdata.
@@ -27,15 +27,15 @@ const updateEnv = "UPDATE_GITOPS_TESTDATA"
 
 var (
 	cpOnce sync.Once
-	cp     *utils.ControlPlane
+	cp     *testenv.ControlPlane
 	cpErr  error
 )
 
 // controlPlane starts, once per test binary, a kube-apiserver and etcd with the
 // ImageShare CRD; TestMain stops it. Tests that need no API server never start it.
-func controlPlane(t *testing.T) *utils.ControlPlane {
+func controlPlane(t *testing.T) *testenv.ControlPlane {
 	t.Helper()
-	cpOnce.Do(func() { cp, cpErr = utils.StartControlPlane() })
+	cpOnce.Do(func() { cp, cpErr = testenv.StartControlPlane(testenv.ControlPlaneOptions{}) })
 	if cpErr != nil {
 		t.Fatalf("start the control plane: %v", cpErr)
 	}
@@ -56,7 +56,7 @@ func TestMain(m *testing.M) {
 // projectPath is a path inside the repository.
 func projectPath(t *testing.T, elem ...string) string {
 	t.Helper()
-	root, err := utils.ProjectDir()
+	root, err := testenv.ProjectDir()
 	if err != nil {
 		t.Fatal(err)
 	}

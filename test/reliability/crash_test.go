@@ -30,12 +30,13 @@ import (
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/emulator"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
 // crashRun is a manager the test kills from inside the cloud's front end.
 type crashRun struct {
 	t      *testing.T
-	front  *cloudFront
+	front  *testenv.CloudFront
 	cfg    managerConfig
 	runs   int
 	mgr    atomic.Pointer[managerProc]
@@ -48,7 +49,7 @@ type crashRun struct {
 // The previous manager must be down: these managers run without leader
 // election, so two at once would both act on the cloud, and the kill hook
 // would kill the new one for a call the old one made.
-func (c *crashRun) start(kill func(frontCall) bool) {
+func (c *crashRun) start(kill func(testenv.FrontCall) bool) {
 	if m := c.mgr.Load(); m != nil && m.alive() {
 		c.t.Fatalf("start manager run %d: run %d (%s) is still running", c.runs+1, c.runs, m.name)
 	}
@@ -56,9 +57,9 @@ func (c *crashRun) start(kill func(frontCall) bool) {
 	c.killed = make(chan struct{})
 	c.once = sync.Once{}
 	killed := c.killed
-	c.front.setHook(nil)
+	c.front.SetHook(nil)
 	if kill != nil {
-		c.front.setHook(func(call frontCall) {
+		c.front.SetHook(func(call testenv.FrontCall) {
 			if !kill(call) {
 				return
 			}
@@ -84,7 +85,7 @@ func (c *crashRun) waitKilled(done func() error) bool {
 		}
 		return done()
 	})
-	c.front.setHook(nil)
+	c.front.SetHook(nil)
 	if !wasKilled {
 		c.mgr.Load().kill()
 	}
@@ -124,14 +125,14 @@ func TestCrashRestart(t *testing.T) {
 	watch := watchCloud(emu, sc.limit)
 	watch.allowScenario(sc)
 	defer watch.finish(t)
-	run := &crashRun{t: t, front: front, cfg: managerConfig{endpoint: front.addr, args: []string{"--share-limit=5"},
+	run := &crashRun{t: t, front: front, cfg: managerConfig{endpoint: front.Addr(), args: []string{"--share-limit=5"},
 		env: ownerEnv(), secrets: []string{ownerSecretKey}}}
 	start := time.Now()
 
 	// Kill 1: the cloud shared K's accounts; the manager dies before it hears so.
-	run.start(func(c frontCall) bool {
+	run.start(func(c testenv.FrontCall) bool {
 		req, ok := parseModify(c)
-		return ok && c.code == "" && req.ImageID == k.id && req.Permission == "SHARE"
+		return ok && c.Code == "" && req.ImageID == k.id && req.Permission == "SHARE"
 	})
 	if !run.waitKilled(func() error { return sc.check(emu, nil) }) {
 		t.Fatalf("the manager converged without ever sharing image %s", k.id)
@@ -152,9 +153,9 @@ func TestCrashRestart(t *testing.T) {
 	// Kill 2: in the middle of converging the rest, after three changes.
 	notK := func(id string) bool { return id != k.id }
 	var changes atomic.Int32
-	run.start(func(c frontCall) bool {
+	run.start(func(c testenv.FrontCall) bool {
 		_, ok := parseModify(c)
-		return ok && c.code == "" && changes.Add(1) == 3
+		return ok && c.Code == "" && changes.Add(1) == 3
 	})
 	wasKilled := run.waitKilled(func() error { return sc.check(emu, notK) })
 	t.Logf("kill 2 (killed: %v) after %v; Ready reasons %s", wasKilled, time.Since(start).Round(time.Millisecond),
@@ -203,9 +204,9 @@ func TestCrashRestart(t *testing.T) {
 	}
 	deleteStart := time.Now()
 	sc.deleteAll(t)
-	run.start(func(c frontCall) bool {
+	run.start(func(c testenv.FrontCall) bool {
 		req, ok := parseModify(c)
-		return ok && c.code == "" && req.Permission == "CANCEL"
+		return ok && c.Code == "" && req.Permission == "CANCEL"
 	})
 	if run.waitKilled(func() error { return noShares() }) {
 		run.start(nil)

@@ -53,7 +53,7 @@ func TestFaults(t *testing.T) {
 	watch.allowScenario(sc)
 
 	start := time.Now()
-	startManager(t, "faults", managerConfig{endpoint: front.addr, args: []string{"--share-limit=5"},
+	startManager(t, "faults", managerConfig{endpoint: front.Addr(), args: []string{"--share-limit=5"},
 		env: ownerEnv(), secrets: []string{ownerSecretKey}})
 	eventually(t, 4*time.Minute, 250*time.Millisecond, func() error { return sc.check(emu, nil) })
 	converged := time.Since(start)
@@ -81,9 +81,9 @@ func TestFaults(t *testing.T) {
 	}
 
 	// Settled means settled: no call at all while nothing changes.
-	before := front.totalCalls()
+	before := front.TotalCalls()
 	time.Sleep(5 * time.Second)
-	if after := front.totalCalls(); after != before {
+	if after := front.TotalCalls(); after != before {
 		t.Errorf("the manager made %d calls in 5s after everything converged", after-before)
 	}
 }

@@ -18,24 +18,17 @@ package reliability
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -47,6 +40,7 @@ import (
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/emulator"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
 // Condition types and reasons of contract §3, spelled out here rather than
@@ -76,116 +70,22 @@ const (
 // ---------------------------------------------------------------------------
 // The cloud: an emulator behind a front end the test can stop, restart and tap.
 
-// frontCall is one API call as a front end saw it.
-type frontCall struct {
-	action string
-	body   []byte
-	// code is the error code of the answer, "" on success.
-	code string
-}
-
-// cloudFront serves an *emulator.Emulator on a loopback port of its own and
-// counts the calls that reach it. Several fronts may serve one emulator, so
-// that calls can be told apart by the manager that made them.
-type cloudFront struct {
-	emu  *emulator.Emulator
-	addr string
-
-	mu    sync.Mutex
-	srv   *http.Server
-	calls map[string]int
-	total int
-	// hook, when set, sees every call after the emulator answered it and
-	// before the answer is sent: the place to kill a manager between a
-	// call's effect and its reply.
-	hook func(frontCall)
-}
-
-func startFront(t *testing.T, emu *emulator.Emulator) *cloudFront {
+// startFront serves emu behind a front of its own, down when the test ends.
+func startFront(t *testing.T, emu *emulator.Emulator) *testenv.CloudFront {
 	t.Helper()
-	f := &cloudFront{emu: emu, calls: map[string]int{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	f, err := testenv.StartFront(emu)
 	if err != nil {
-		t.Fatalf("listen for the emulator: %v", err)
+		t.Fatal(err)
 	}
-	f.addr = ln.Addr().String()
-	f.serve(ln)
-	t.Cleanup(f.stop)
+	t.Cleanup(f.Stop)
 	return f
 }
 
-func (f *cloudFront) serve(ln net.Listener) {
-	srv := &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
-	f.mu.Lock()
-	f.srv = srv
-	f.mu.Unlock()
-	go func() { _ = srv.Serve(ln) }()
-}
-
-// stop closes the listener and every open connection: the endpoint is down.
-func (f *cloudFront) stop() {
-	f.mu.Lock()
-	srv := f.srv
-	f.srv = nil
-	f.mu.Unlock()
-	if srv != nil {
-		_ = srv.Close()
-	}
-}
-
-// restart serves the same emulator, state and all, on the same address again.
-func (f *cloudFront) restart(t *testing.T) {
+// restartFront serves the same emulator, state and all, on the same address
+// again, once the port is free.
+func restartFront(t *testing.T, f *testenv.CloudFront) {
 	t.Helper()
-	var ln net.Listener
-	eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
-		var err error
-		ln, err = net.Listen("tcp", f.addr)
-		return err
-	})
-	f.serve(ln)
-}
-
-func (f *cloudFront) setHook(h func(frontCall)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.hook = h
-}
-
-func (f *cloudFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 2*emulator.MaxBodyBytes))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	rec := httptest.NewRecorder()
-	f.emu.ServeHTTP(rec, r)
-	var answer struct {
-		Response struct {
-			Error *struct{ Code string } `json:"Error"`
-		} `json:"Response"`
-	}
-	call := frontCall{action: r.Header.Get("X-TC-Action"), body: body}
-	if json.Unmarshal(rec.Body.Bytes(), &answer) == nil && answer.Response.Error != nil {
-		call.code = answer.Response.Error.Code
-	}
-	f.mu.Lock()
-	f.calls[call.action]++
-	f.total++
-	hook := f.hook
-	f.mu.Unlock()
-	if hook != nil {
-		hook(call)
-	}
-	maps.Copy(w.Header(), rec.Header())
-	w.WriteHeader(rec.Code)
-	_, _ = w.Write(rec.Body.Bytes())
-}
-
-func (f *cloudFront) totalCalls() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.total
+	eventually(t, 10*time.Second, 100*time.Millisecond, f.Restart)
 }
 
 // modifyRequest is the body of a ModifyImageSharePermission call.
@@ -195,9 +95,9 @@ type modifyRequest struct {
 	Permission string   `json:"Permission"`
 }
 
-func parseModify(c frontCall) (modifyRequest, bool) {
+func parseModify(c testenv.FrontCall) (modifyRequest, bool) {
 	var m modifyRequest
-	if c.action != actionModify || json.Unmarshal(c.body, &m) != nil {
+	if c.Action != actionModify || json.Unmarshal(c.Body, &m) != nil {
 		return m, false
 	}
 	return m, true
@@ -217,11 +117,9 @@ func sharedWith(emu *emulator.Emulator) map[string][]string {
 
 // managerProc is one running manager binary.
 type managerProc struct {
-	t       *testing.T
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{}
+	t     *testing.T
+	name  string
+	child *testenv.Child
 	// secrets must never appear in the process's output.
 	secrets []string
 	startAt time.Time
@@ -245,70 +143,41 @@ type managerConfig struct {
 func startManager(t *testing.T, name string, cfg managerConfig) *managerProc {
 	t.Helper()
 	c := requireCluster(t)
-	logPath := filepath.Join(t.TempDir(), name+".log")
-	logFile, err := os.Create(logPath)
+	logFile, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
 	if err != nil {
 		t.Fatalf("create manager log: %v", err)
 	}
-	args := append([]string{
-		"--cvm-endpoint=" + cfg.endpoint, "--cvm-scheme=http",
-		"--health-probe-bind-address=0", "--metrics-bind-address=0",
+	// The child holds its own descriptor of the log.
+	defer func() { _ = logFile.Close() }()
+	args := testenv.ManagerArgs(cfg.endpoint, "0", append([]string{
 		"--regions=" + strings.Join([]string{regionGZ, regionSH, "ap-beijing"}, ","),
-	}, cfg.args...)
-	cmd := exec.Command(managerBin, args...)
+	}, cfg.args...)...)
+	m := &managerProc{t: t, name: name, secrets: cfg.secrets, startAt: time.Now()}
 	// Only what the manager needs: nothing of the developer's environment
 	// (TENCENTCLOUD_* in particular) leaks into a test.
-	cmd.Env = append([]string{"KUBECONFIG=" + c.managerKubeconfig, "HOME=" + t.TempDir(),
-		"PATH=" + os.Getenv("PATH")}, cfg.env...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	m := &managerProc{t: t, name: name, cmd: cmd, logPath: logPath, done: make(chan struct{}),
-		secrets: cfg.secrets, startAt: time.Now()}
-	if err := cmd.Start(); err != nil {
-		_ = logFile.Close()
+	env := append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, cfg.env...)
+	m.child, err = testenv.ManagerProcess{Bin: managerBin, Kubeconfig: c.managerKubeconfig, Args: args, Env: env,
+		Log: logFile}.Start(context.Background())
+	if err != nil {
 		t.Fatalf("start manager %s: %v", name, err)
 	}
-	go func() {
-		_ = cmd.Wait()
-		_ = logFile.Close()
-		close(m.done)
-	}()
 	t.Cleanup(m.finish)
 	return m
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
-func (m *managerProc) kill() {
-	_ = m.cmd.Process.Signal(syscall.SIGKILL)
-	<-m.done
-}
+func (m *managerProc) kill() { m.child.Kill() }
 
 // stop asks the manager to shut down, as Kubernetes would, and kills it if it
 // does not.
-func (m *managerProc) stop() {
-	if !m.alive() {
-		return
-	}
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-m.done:
-	case <-time.After(20 * time.Second):
-		m.kill()
-	}
-}
+func (m *managerProc) stop() { _ = m.child.Stop(20 * time.Second) }
 
-func (m *managerProc) alive() bool {
-	select {
-	case <-m.done:
-		return false
-	default:
-		return true
-	}
-}
+func (m *managerProc) alive() bool { return !m.child.Exited() }
 
 func (m *managerProc) logs() string {
-	data, err := os.ReadFile(m.logPath)
+	data, err := os.ReadFile(m.child.Log)
 	if err != nil {
-		return fmt.Sprintf("(read %s: %v)", m.logPath, err)
+		return fmt.Sprintf("(read %s: %v)", m.child.Log, err)
 	}
 	return string(data)
 }
@@ -327,7 +196,7 @@ func (m *managerProc) finish() {
 		m.t.Errorf("manager %s panicked: %s", m.name, excerpt(out, i))
 	}
 	if m.t.Failed() {
-		m.t.Logf("last lines of manager %s:\n%s", m.name, tail(out, 15))
+		m.t.Logf("last lines of manager %s:\n%s", m.name, testenv.LastLines(out, 15))
 	}
 	// RELIABILITY_LOG_DIR keeps every manager's full output for a post-mortem.
 	if dir := os.Getenv("RELIABILITY_LOG_DIR"); dir != "" {
@@ -341,20 +210,13 @@ func excerpt(s string, i int) string {
 	return s[max(0, i-200):min(len(s), i+800)]
 }
 
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
 // freePort returns a loopback address nobody listens on at the moment.
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testenv.FreeAddr()
 	if err != nil {
-		t.Fatalf("find a free port: %v", err)
+		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
 	return addr
 }
 

@@ -31,6 +31,7 @@ import (
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/emulator"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
 // ---------------------------------------------------------------------------
@@ -325,7 +326,7 @@ func TestHostileSituations(t *testing.T) {
 	front := startFront(t, emu)
 	var mu sync.Mutex
 	modified := map[string]int{}
-	front.setHook(func(c frontCall) {
+	front.SetHook(func(c testenv.FrontCall) {
 		if req, ok := parseModify(c); ok {
 			mu.Lock()
 			modified[req.ImageID]++
@@ -333,7 +334,7 @@ func TestHostileSituations(t *testing.T) {
 		}
 	})
 	// No TENCENTCLOUD_* environment: an object without credentialsRef has no keys.
-	m := startManager(t, "hostile", managerConfig{endpoint: front.addr, args: []string{"--share-limit=501"},
+	m := startManager(t, "hostile", managerConfig{endpoint: front.Addr(), args: []string{"--share-limit=501"},
 		secrets: []string{ownerSecretKey}})
 
 	cases := hostileCases()

@@ -28,6 +28,7 @@ import (
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/emulator"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
 // leaseName is the LeaderElectionID of cmd/main.go.
@@ -50,8 +51,8 @@ func TestLeaderElection(t *testing.T) {
 	}
 	frontA, frontB := startFront(t, emu), startFront(t, emu)
 	args := []string{"--share-limit=5", "--leader-elect", "--leader-election-namespace=" + leaseNamespace}
-	cfg := func(f *cloudFront) managerConfig {
-		return managerConfig{endpoint: f.addr, args: args, env: ownerEnv(), secrets: []string{ownerSecretKey}}
+	cfg := func(f *testenv.CloudFront) managerConfig {
+		return managerConfig{endpoint: f.Addr(), args: args, env: ownerEnv(), secrets: []string{ownerSecretKey}}
 	}
 
 	a := startManager(t, "leader-a", cfg(frontA))
@@ -71,7 +72,7 @@ func TestLeaderElection(t *testing.T) {
 	watch.allowScenario(sc)
 	defer watch.finish(t)
 	eventually(t, 2*time.Minute, 250*time.Millisecond, func() error { return sc.check(emu, firstHalf) })
-	callsA, callsB := frontA.totalCalls(), frontB.totalCalls()
+	callsA, callsB := frontA.TotalCalls(), frontB.TotalCalls()
 	if callsA == 0 || callsB != 0 {
 		t.Fatalf("the leader made %d calls and the standby %d: only the leader may call the cloud", callsA, callsB)
 	}
@@ -98,16 +99,16 @@ func TestLeaderElection(t *testing.T) {
 	if second := leaseHolder(t); second == first {
 		t.Errorf("the lease is still held by %s after its holder died", first)
 	}
-	if n := frontA.totalCalls(); n != callsA {
+	if n := frontA.TotalCalls(); n != callsA {
 		t.Errorf("the dead leader's front end saw %d more calls", n-callsA)
 	}
-	if frontB.totalCalls() == 0 {
+	if frontB.TotalCalls() == 0 {
 		t.Errorf("the new leader converged without a single call")
 	}
 	t.Logf("FIGURES leader: %d objects on %d images; calls before failover: leader %d, standby %d; "+
 		"lease taken over %v after SIGKILL (LeaseDuration 15s); converged %v after SIGKILL; new leader's calls %d",
 		len(sc.objects), len(sc.images), callsA, callsB, takeover.Round(100*time.Millisecond),
-		converged.Round(100*time.Millisecond), frontB.totalCalls())
+		converged.Round(100*time.Millisecond), frontB.TotalCalls())
 }
 
 // acquired holds once the manager logged that it leads.

@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -45,6 +44,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
 const (
@@ -59,7 +59,7 @@ const (
 
 // cluster is the control plane every test of the package shares.
 type cluster struct {
-	env    *envtest.Environment
+	cp     *testenv.ControlPlane
 	admin  client.Client
 	config *rest.Config
 	// managerKubeconfig is a kubeconfig for managerUser.
@@ -94,7 +94,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	var err error
-	if root, err = filepath.Abs(filepath.Join("..", "..")); err != nil {
+	if root, err = testenv.ProjectDir(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -105,18 +105,16 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
 
-	managerBin = filepath.Join(dir, "manager")
-	build := exec.Command("go", "build", "-o", managerBin, "./cmd")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build the manager: %v\n%s", err, out)
+	managerBin = filepath.Join(dir, testenv.ManagerBinary)
+	if err := testenv.Build(context.Background(), root, dir, nil, testenv.ManagerBinary); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 
 	kube, kubeErr = startCluster(dir)
 	code := m.Run()
 	if kube != nil {
-		if err := kube.env.Stop(); err != nil {
+		if err := kube.cp.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "stop the control plane: %v\n", err)
 		}
 	}
@@ -133,24 +131,15 @@ func requireCluster(t *testing.T) *cluster {
 }
 
 func startCluster(dir string) (*cluster, error) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		return nil, errors.New("KUBEBUILDER_ASSETS is not set: run `make test`, or set it to the directory " +
-			"hack/envtest-assets.sh prints")
-	}
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := env.Start()
+	cp, err := testenv.StartControlPlane(testenv.ControlPlaneOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("start envtest: %w", err)
+		return nil, err
 	}
-	c := &cluster{env: env, config: rest.CopyConfig(cfg)}
+	c := &cluster{cp: cp, config: rest.CopyConfig(cp.Config)}
 	// Creating a thousand objects should not queue behind client-side throttling.
 	c.config.QPS, c.config.Burst = 2000, 4000
 	fail := func(err error) (*cluster, error) {
-		_ = env.Stop()
-		return nil, err
+		return nil, errors.Join(err, cp.Stop())
 	}
 	if c.admin, err = client.New(c.config, client.Options{Scheme: scheme}); err != nil {
 		return fail(fmt.Errorf("admin client: %w", err))
@@ -158,17 +147,9 @@ func startCluster(dir string) (*cluster, error) {
 	if err := c.installRBAC(); err != nil {
 		return fail(err)
 	}
-	user, err := env.AddUser(envtest.User{Name: managerUser}, nil)
-	if err != nil {
-		return fail(fmt.Errorf("add manager user: %w", err))
-	}
-	kubeconfig, err := user.KubeConfig()
-	if err != nil {
-		return fail(fmt.Errorf("render manager kubeconfig: %w", err))
-	}
 	c.managerKubeconfig = filepath.Join(dir, "manager.kubeconfig")
-	if err := os.WriteFile(c.managerKubeconfig, kubeconfig, 0o600); err != nil {
-		return fail(fmt.Errorf("write manager kubeconfig: %w", err))
+	if err := cp.WriteKubeconfig(envtest.User{Name: managerUser}, c.managerKubeconfig); err != nil {
+		return fail(err)
 	}
 	return c, nil
 }

@@ -24,6 +24,7 @@ import (
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/emulator"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
 // outageWindow is how long the test watches the manager while the cloud is down.
@@ -45,7 +46,7 @@ func TestCloudOutage(t *testing.T) {
 	}
 	front := startFront(t, emu)
 	metrics := freePort(t)
-	m := startManager(t, "outage", managerConfig{endpoint: front.addr,
+	m := startManager(t, "outage", managerConfig{endpoint: front.Addr(),
 		args: []string{"--share-limit=5", "--metrics-bind-address=" + metrics, "--metrics-secure=false"},
 		env:  ownerEnv(), secrets: []string{ownerSecretKey}})
 
@@ -56,7 +57,7 @@ func TestCloudOutage(t *testing.T) {
 	defer watch.finish(t)
 	eventually(t, 2*time.Minute, 250*time.Millisecond, func() error { return sc.check(emu, firstHalf) })
 
-	front.stop()
+	front.Stop()
 	down := time.Now()
 	sc.create(t, nil)
 	var pending []*scObject
@@ -115,7 +116,7 @@ func TestCloudOutage(t *testing.T) {
 		t.Fatalf("the manager exited during the outage")
 	}
 
-	front.restart(t)
+	restartFront(t, front)
 	up := time.Now()
 	eventually(t, 3*time.Minute, 250*time.Millisecond, func() error { return sc.check(emu, nil) })
 	stats := emu.Stats()
@@ -146,7 +147,7 @@ func outageCounters(t *testing.T, addr string) outageCount {
 	c.patches = scrape(body, "rest_client_requests_total", `method="PATCH"`)
 	if c.calls == 0 && c.reconciles == 0 {
 		t.Fatalf("the metrics at %s have neither imageshare_cloud_api_calls_total nor "+
-			"controller_runtime_reconcile_total:\n%s", addr, tail(body, 20))
+			"controller_runtime_reconcile_total:\n%s", addr, testenv.LastLines(body, 20))
 	}
 	return c
 }

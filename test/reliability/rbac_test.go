@@ -355,7 +355,8 @@ func TestMetricsNeedAuth(t *testing.T) {
 	}
 	front := startFront(t, emu)
 	addr := freePort(t)
-	startManager(t, "metrics-auth", managerConfig{endpoint: front.addr, args: []string{"--metrics-bind-address=" + addr}})
+	startManager(t, "metrics-auth", managerConfig{endpoint: front.Addr(),
+		args: []string{"--metrics-bind-address=" + addr}})
 	url := "https://" + addr + "/metrics"
 
 	const ns = "metrics-probe"

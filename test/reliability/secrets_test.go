@@ -83,7 +83,7 @@ func TestNoSecretLeaks(t *testing.T) {
 		createSecret(t, ns, name, data)
 	}
 	metrics := freePort(t)
-	m := startManager(t, "leaks", managerConfig{endpoint: front.addr,
+	m := startManager(t, "leaks", managerConfig{endpoint: front.Addr(),
 		args: []string{"--zap-log-level=debug", "--metrics-bind-address=" + metrics, "--metrics-secure=false"},
 		env: []string{"TENCENTCLOUD_SECRET_ID=" + secretID, "TENCENTCLOUD_SECRET_KEY=" + key,
 			"TENCENTCLOUD_SESSION_TOKEN=" + token},

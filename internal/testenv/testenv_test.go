@@ -14,17 +14,19 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package stack
+package testenv
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,6 +35,8 @@ import (
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/emulator"
 )
+
+// The parts of the harness that need no control plane; every suite that starts one tests the rest.
 
 func TestShareTable(t *testing.T) {
 	many := []string{"300000000003", "100000000002", "300000000001", "300000000002", "300000000004",
@@ -61,23 +65,26 @@ func TestSettled(t *testing.T) {
 		return metav1.Condition{Type: typ, Status: status, ObservedGeneration: gen, Reason: "R"}
 	}
 	for _, tc := range []struct {
-		name  string
-		conds []metav1.Condition
-		want  bool
+		name        string
+		conds       []metav1.Condition
+		settled, ok bool
 	}{
-		{"not reconciled yet", nil, false},
-		{"ready", []metav1.Condition{cond("Ready", metav1.ConditionTrue, 2)}, true},
+		{"not reconciled yet", nil, false, false},
+		{"ready", []metav1.Condition{cond("Ready", metav1.ConditionTrue, 2)}, true, true},
 		{"stalled", []metav1.Condition{cond("Ready", metav1.ConditionFalse, 2), cond("Stalled", metav1.ConditionTrue, 2)},
-			true},
+			true, false},
 		{"reconciling", []metav1.Condition{cond("Ready", metav1.ConditionFalse, 2),
-			cond("Reconciling", metav1.ConditionTrue, 2)}, false},
-		{"ready for an older spec", []metav1.Condition{cond("Ready", metav1.ConditionTrue, 1)}, false},
-		{"stalled for an older spec", []metav1.Condition{cond("Stalled", metav1.ConditionTrue, 1)}, false},
+			cond("Reconciling", metav1.ConditionTrue, 2)}, false, false},
+		{"ready for an older spec", []metav1.Condition{cond("Ready", metav1.ConditionTrue, 1)}, false, false},
+		{"stalled for an older spec", []metav1.Condition{cond("Stalled", metav1.ConditionTrue, 1)}, false, false},
 	} {
 		obj := &cvmv1alpha1.ImageShare{ObjectMeta: metav1.ObjectMeta{Generation: 2},
 			Status: cvmv1alpha1.ImageShareStatus{Conditions: tc.conds}}
-		if got := Settled(obj); got != tc.want {
-			t.Errorf("%s: Settled = %v, want %v", tc.name, got, tc.want)
+		if got := Settled(obj); got != tc.settled {
+			t.Errorf("%s: Settled = %v, want %v", tc.name, got, tc.settled)
+		}
+		if got := Ready(obj); got != tc.ok {
+			t.Errorf("%s: Ready = %v, want %v", tc.name, got, tc.ok)
 		}
 	}
 }
@@ -87,38 +94,76 @@ func TestProcessIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !Alive(self) {
+	if !self.Alive() {
 		t.Fatalf("%s is not alive", self)
 	}
 	// Another start time is another process that got the same pid: never ours to signal.
 	stranger := self
 	stranger.StartTime++
-	if Alive(stranger) {
+	if stranger.Alive() {
 		t.Errorf("a process with another start time counts as alive")
 	}
-	if err := Signal(stranger, syscall.SIGTERM); err != nil {
-		t.Errorf("Signal to a stranger: %v", err)
+	if err := Terminate([]Process{stranger}, time.Second); err != nil {
+		t.Errorf("Terminate of a stranger: %v", err)
 	}
 
-	cmd := exec.Command("sleep", "60")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	p, err := Identify("sleep", cmd.Process.Pid)
+	log, err := os.Create(filepath.Join(t.TempDir(), "sleep.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := Running([]Process{p, stranger}); len(got) != 1 || got[0] != p {
-		t.Errorf("Running = %v, want [%v]", got, p)
+	defer func() { _ = log.Close() }()
+	// A child that leads its process group and has a child of its own: Terminate stops both.
+	c, err := StartChild("sh", "/bin/sh", []string{"-c", "sleep 60 & wait"}, os.Environ(), log)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := Terminate([]Process{p}, 10*time.Second); err != nil {
+	if got := Running([]Process{c.Process, stranger}); len(got) != 1 || got[0] != c.Process {
+		t.Errorf("Running = %v, want [%v]", got, c.Process)
+	}
+	if err := Terminate([]Process{c.Process}, 10*time.Second); err != nil {
 		t.Errorf("Terminate: %v", err)
 	}
-	<-done
-	if Alive(p) {
-		t.Errorf("%s is alive after Terminate", p)
+	<-c.Done()
+	if c.Alive() {
+		t.Errorf("%s is alive after Terminate", c.Process)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for groupMembers(c.PID) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := groupMembers(c.PID); n > 0 {
+		t.Errorf("%d processes left in the group of %s", n, c.Process)
+	}
+}
+
+// groupMembers counts the live (not zombie) processes of process group pgid.
+func groupMembers(pgid int) int {
+	entries, _ := os.ReadDir("/proc")
+	n := 0
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, err := readStat(pid); err == nil && st.pgid == pgid && st.state != 'Z' {
+			n++
+		}
+	}
+	return n
+}
+
+func TestProcessesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pids")
+	if procs, err := ReadProcesses(path); err != nil || procs != nil {
+		t.Fatalf("missing file: %v, %v", procs, err)
+	}
+	want := []Process{{Name: "etcd", PID: 10, StartTime: 99}, {Name: "manager", PID: 12, StartTime: 100}}
+	if err := WriteProcesses(path, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadProcesses(path)
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("ReadProcesses = %v, %v; want %v", got, err, want)
 	}
 }
 
@@ -178,5 +223,72 @@ func TestChildProcesses(t *testing.T) {
 	}
 	if len(found) != 1 || found[0].PID != cmd.Process.Pid || found[0].Name != "sleep" {
 		t.Errorf("childProcesses = %v, want the sleep child pid %d", found, cmd.Process.Pid)
+	}
+}
+
+func TestLockedBuffer(t *testing.T) {
+	var b LockedBuffer
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() { _, _ = b.Write([]byte("x")) })
+	}
+	wg.Wait()
+	if b.String() != "xxxx" {
+		t.Errorf("LockedBuffer = %q", b.String())
+	}
+}
+
+func TestCloudFront(t *testing.T) {
+	emu, err := emulator.New(&emulator.Seed{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := StartFront(emu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Stop()
+	var calls []FrontCall
+	var mu sync.Mutex
+	f.SetHook(func(c FrontCall) { mu.Lock(); calls = append(calls, c); mu.Unlock() })
+	post := func(action string) (string, error) {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+f.Addr()+"/", strings.NewReader(`{"ImageIds":["img-1"]}`))
+		req.Header.Set("X-TC-Action", action)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer func() { _ = resp.Body.Close() }()
+		body, err := io.ReadAll(resp.Body)
+		return string(body), err
+	}
+	// Unsigned: the emulator refuses it, and the hook sees its code.
+	if _, err := post("DescribeImages"); err != nil {
+		t.Fatal(err)
+	}
+	f.SetIntercept(func(action string, body map[string]any) (string, string) {
+		if action == "DescribeImages" && body["ImageIds"] != nil {
+			return "InternalError", "injected"
+		}
+		return "", ""
+	})
+	if body, err := post("DescribeImages"); err != nil || !strings.Contains(body, `"Code":"InternalError"`) ||
+		!strings.Contains(body, "injected") {
+		t.Errorf("intercepted answer = %s, %v", body, err)
+	}
+	mu.Lock()
+	if len(calls) != 2 || calls[0].Code == "" || calls[1].Code != "InternalError" || f.TotalCalls() != 2 {
+		t.Errorf("calls = %+v, total %d", calls, f.TotalCalls())
+	}
+	mu.Unlock()
+	f.Stop()
+	if _, err := post("DescribeImages"); err == nil {
+		t.Errorf("a stopped front answered")
+	}
+	if err := f.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := post("DescribeImages"); err != nil {
+		t.Errorf("after Restart: %v", err)
 	}
 }

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package stack
+package testenv
 
 import (
 	"bufio"
@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,9 +34,10 @@ import (
 // heartbeat is how often a long step says it is still working (a variable for the tests).
 var heartbeat = 30 * time.Second
 
-// Build compiles the manager (cmd/main.go) and the emulator (cmd/cvm-emulator) into binDir. The
-// Go build cache makes this take seconds after the first time.
-func Build(ctx context.Context, projectDir, binDir string, progress func(string, ...any)) error {
+// Build compiles the manager (cmd/main.go) and the emulator (cmd/cvm-emulator) into binDir, or
+// only the named ones of ManagerBinary and EmulatorBinary. The Go build cache makes this take
+// seconds after the first time.
+func Build(ctx context.Context, projectDir, binDir string, progress func(string, ...any), only ...string) error {
 	if progress == nil {
 		progress = func(string, ...any) {}
 	}
@@ -46,6 +48,9 @@ func Build(ctx context.Context, projectDir, binDir string, progress func(string,
 	for _, b := range []struct{ out, pkg string }{
 		{ManagerBinary, "./cmd/main.go"}, {EmulatorBinary, "./cmd/cvm-emulator"},
 	} {
+		if len(only) > 0 && !slices.Contains(only, b.out) {
+			continue
+		}
 		out := filepath.Join(binDir, b.out)
 		cmd := exec.CommandContext(ctx, goBin, "build", "-o", out, b.pkg)
 		cmd.Dir = projectDir
@@ -129,12 +134,7 @@ func runLong(cmd *exec.Cmd, progress func(string, ...any), what, hint string, on
 	close(stop)
 	beat.Wait()
 	if err != nil {
-		return stdout.String(), fmt.Errorf("%w: %s", err, strings.TrimSpace(lastLines(stderr.String(), 20)))
+		return stdout.String(), fmt.Errorf("%w: %s", err, strings.TrimSpace(LastLines(stderr.String(), 20)))
 	}
 	return stdout.String(), nil
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
