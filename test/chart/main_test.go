@@ -8,21 +8,21 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
-// controlPlane is a kube-apiserver and etcd on loopback with the ServiceMonitor and
+// controlPlane is the shared harness's kube-apiserver and etcd, with the ServiceMonitor and
 // PrometheusRule CRDs installed (not the ImageShare CRD: the chart brings it).
 type controlPlane struct {
-	env        *envtest.Environment
+	cp         *testenv.ControlPlane
 	kubeconfig string
 	kubectl    string
-	dir        string
 }
 
 var (
@@ -31,52 +31,24 @@ var (
 	cpErr  error
 )
 
-// startControlPlane starts envtest from KUBEBUILDER_ASSETS and writes a system:masters
-// kubeconfig. It is self-contained on purpose, so that a shared harness can replace it.
+// startControlPlane starts the harness's control plane without the project's CRDs and
+// installs the monitoring CRDs the chart's optional objects need.
 func startControlPlane() (*controlPlane, error) {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		return nil, errors.New("KUBEBUILDER_ASSETS is not set: run `make test-chart`, or set it to the " +
-			"directory hack/envtest-assets.sh prints")
-	}
-	dir, err := os.MkdirTemp("", "imageshare-chart-")
+	plane, err := testenv.StartControlPlane(testenv.ControlPlaneOptions{SkipCRDs: true})
 	if err != nil {
-		return nil, fmt.Errorf("create control plane directory: %w", err)
+		return nil, fmt.Errorf("start the control plane: %w", err)
 	}
-	c := &controlPlane{dir: dir, kubectl: filepath.Join(assets, "kubectl"), env: &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(projectRoot(), "test", "chart", "testdata", "crds")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: assets,
-	}}
-	if _, err := exec.LookPath(c.kubectl); err != nil {
-		if c.kubectl, err = exec.LookPath("kubectl"); err != nil {
-			_ = os.RemoveAll(dir)
-			return nil, fmt.Errorf("find kubectl in %s or PATH: %w", assets, err)
-		}
+	if _, err := envtest.InstallCRDs(plane.Config, envtest.CRDInstallOptions{
+		Paths:              []string{filepath.Join(projectRoot(), "test", "chart", "testdata", "crds")},
+		ErrorIfPathMissing: true,
+	}); err != nil {
+		return nil, errors.Join(fmt.Errorf("install the monitoring CRDs: %w", err), plane.Stop())
 	}
-	if _, err := c.env.Start(); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("start envtest from %s: %w", assets, err)
-	}
-	user, err := c.env.AddUser(envtest.User{Name: "chart-admin", Groups: []string{"system:masters"}}, nil)
-	if err == nil {
-		var data []byte
-		if data, err = user.KubeConfig(); err == nil {
-			c.kubeconfig = filepath.Join(dir, "kubeconfig")
-			err = os.WriteFile(c.kubeconfig, data, 0o600)
-		}
-	}
-	if err != nil {
-		_ = c.stop()
-		return nil, fmt.Errorf("write kubeconfig: %w", err)
-	}
-	return c, nil
+	return &controlPlane{cp: plane, kubeconfig: plane.Kubeconfig, kubectl: plane.KubectlPath}, nil
 }
 
-// stop stops the API server and etcd and removes the temporary directory.
-func (c *controlPlane) stop() error {
-	return errors.Join(c.env.Stop(), os.RemoveAll(c.dir))
-}
+// stop stops the API server and etcd and removes their files.
+func (c *controlPlane) stop() error { return c.cp.Stop() }
 
 // sharedControlPlane starts the control plane once per test binary; TestMain stops it.
 func sharedControlPlane(t *testing.T) *controlPlane {
