@@ -307,6 +307,12 @@ type ImageShareStatus struct {
 	// +optional
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
 
+	// lastHandledReconcileAt echoes the annotation
+	// cvm.imageshare.dev/reconcile-requested-at once a reconcile that read
+	// the cloud afresh for it has finished (as Flux's requestedAt does).
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+
 	// conditions are Ready, Reconciling and Stalled (the kstatus triad): Ready=True
 	// when the cloud matches the spec, Reconciling=True while work is pending,
 	// Stalled=True when only a spec or outside change can help. The Ready reason
