@@ -52,6 +52,16 @@ const (
 	// region the object left whose copy copyDeletionPolicy Delete could not
 	// delete, because another party still shares it.
 	ReasonCopyRetained = "CopyRetained"
+
+	// ReasonExpired: past spec.expiresAt; nothing is shared, which is the
+	// desired state (Ready True).
+	ReasonExpired = "Expired"
+	// ReasonAccountsSourceNotFound: a ConfigMap or key spec.accountsFrom names
+	// does not exist; the object is frozen until it is back (Stalled).
+	ReasonAccountsSourceNotFound = "AccountsSourceNotFound"
+	// ReasonNoImagesSelected: an ImageSharePolicy whose selector matches no
+	// NORMAL image (Ready True: nothing to share).
+	ReasonNoImagesSelected = "NoImagesSelected"
 )
 
 // Reasons of status.failedAccounts entries.

@@ -134,6 +134,27 @@ type ImageShareSpec struct {
 	// TENCENTCLOUD_SECRET_KEY / TENCENTCLOUD_SECURITY_TOKEN environment is used.
 	// +optional
 	CredentialsRef *SecretReference `json:"credentialsRef,omitempty"`
+
+	// accountsFrom are more account IDs, read from ConfigMaps in this
+	// object's namespace. The effective list is accountIds, then each source
+	// in order, without duplicates; the share limit takes accounts in that
+	// order. Editing a referenced ConfigMap re-plans the object.
+	// +optional
+	// +kubebuilder:validation:MaxItems=20
+	AccountsFrom []AccountsSource `json:"accountsFrom,omitempty"`
+
+	// expiresAt (RFC 3339) is when the shares end: from then on the object
+	// behaves as if it listed no account, whatever its deletionPolicy, and
+	// reports Ready True with reason Expired. Moving it into the future
+	// shares again.
+	// +optional
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+
+	// publish names a ConfigMap in this namespace, owned by this object, that
+	// the controller keeps with one key per region mapping to the image or
+	// copy ID there, once it is NORMAL.
+	// +optional
+	Publish *PublishSpec `json:"publish,omitempty"`
 }
 
 // SecretReference names a Secret in the ImageShare's own namespace; cross-namespace
@@ -277,6 +298,21 @@ type ImageShareStatus struct {
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
 
+	// listedAccounts is the size of the effective account list: accountIds,
+	// then accountsFrom, without duplicates.
+	// +optional
+	ListedAccounts int32 `json:"listedAccounts,omitempty"`
+
+	// expiresAt echoes spec.expiresAt once the controller has seen it.
+	// +optional
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+
+	// lastHandledReconcileAt echoes the annotation
+	// cvm.imageshare.dev/reconcile-requested-at once a reconcile that read
+	// the cloud afresh for it has finished (as Flux's requestedAt does).
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+
 	// conditions are Ready, Reconciling and Stalled (the kstatus triad): Ready=True
 	// when the cloud matches the spec, Reconciling=True while work is pending,
 	// Stalled=True when only a spec or outside change can help. The Ready reason
@@ -297,6 +333,7 @@ type ImageShareStatus struct {
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`,priority=1
+// +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.spec.expiresAt`,priority=1
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 
 // ImageShare declares which Tencent Cloud root accounts may use a CVM custom image;

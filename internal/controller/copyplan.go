@@ -185,7 +185,7 @@ func (r *ImageShareReconciler) copySeats(g *group, concerned []*member, c *copyR
 		}
 		var listed []string
 		if wantsRegion(m, c.region) {
-			listed = m.obj.Spec.AccountIDs
+			listed = m.accounts
 		}
 		seats = append(seats, newSeat(m, c.region, listed, managed, failed, !wantsRegion(m, c.region),
 			m.specChanged() || r.isResync(m, now)))

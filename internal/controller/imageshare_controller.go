@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -99,6 +100,7 @@ type ImageShareReconciler struct {
 // +kubebuilder:rbac:groups=cvm.imageshare.dev,resources=imageshares/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=cvm.imageshare.dev,resources=imageshares/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;update
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one image (req is region/imageId) in line with every
@@ -155,6 +157,9 @@ func (r *ImageShareReconciler) finish(ctx context.Context, w *work) (ctrl.Result
 			errs = append(errs, err)
 			continue
 		}
+		if err := r.publish(ctx, m); err != nil {
+			errs = append(errs, err)
+		}
 		if m.v.release {
 			log.Info("Released ImageShare", "imageShare", client.ObjectKeyFromObject(m.obj),
 				"policy", m.obj.Spec.DeletionPolicy)
@@ -166,6 +171,9 @@ func (r *ImageShareReconciler) finish(ctx context.Context, w *work) (ctrl.Result
 			errs = append(errs, m.v.err)
 		}
 		requeue(m.v.requeueAfter)
+		if t := m.obj.Spec.ExpiresAt; t != nil && r.now().Before(t.Time) {
+			requeue(t.Sub(r.now()) + 100*time.Millisecond) // expire on time, not at the next resync
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return ctrl.Result{}, err
@@ -219,10 +227,19 @@ func (r *ImageShareReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}); err != nil {
 		return fmt.Errorf("index ImageShares by Secret: %w", err)
 	}
+	if err := idx.IndexField(ctx, &cvmv1alpha1.ImageShare{}, configMapField, func(o client.Object) []string {
+		return configMapsOf(o.(*cvmv1alpha1.ImageShare))
+	}); err != nil {
+		return fmt.Errorf("index ImageShares by ConfigMap: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("imageshare").
 		Watches(&cvmv1alpha1.ImageShare{}, handler.EnqueueRequestsFromMapFunc(r.imagesOf),
 			builder.WithPredicates(changePredicate{})).
+		// Only the metadata of ConfigMaps is cached (no cluster-wide cache of
+		// their data): an edit of one that spec.accountsFrom names re-plans its
+		// ImageShares, which read it with a direct GET.
+		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.imagesOfConfigMap)).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1),
 			SkipNameValidation:      &r.skipNameValidation,

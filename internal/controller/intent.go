@@ -21,6 +21,18 @@ import (
 // drops them or the object is deleted.
 const PendingSharesAnnotation = "cvm.imageshare.dev/pending-shares"
 
+// ReconcileRequestedAnnotation, set to any new value, makes the next
+// reconcile read the cloud afresh (metadata, share lists, copies) instead of
+// this resync period's cached reads; the value is echoed in
+// status.lastHandledReconcileAt once handled.
+const ReconcileRequestedAnnotation = "cvm.imageshare.dev/reconcile-requested-at"
+
+// reconcileRequested reports whether o asks for a fresh read not yet handled.
+func reconcileRequested(o *cvmv1alpha1.ImageShare) bool {
+	v, ok := o.Annotations[ReconcileRequestedAnnotation]
+	return ok && v != o.Status.LastHandledReconcileAt
+}
+
 // pendingShares reads the annotation's accounts for one scope ("" for the
 // object's own image, else a replica region).
 func pendingShares(o *cvmv1alpha1.ImageShare, scope string) []string {

@@ -47,6 +47,13 @@ type member struct {
 	// maintainer made in that region: it is planned with that copy.
 	copyOf string
 	v      verdict
+	// list is the effective account list (spec.accountIds, then
+	// accountsFrom, without duplicates) and accounts what the member wants
+	// of it: nothing once expired. resolved tells they were read.
+	list, accounts []string
+	resolved       bool
+	// badLines are accountsFrom lines that are not account IDs.
+	badLines []cvmv1alpha1.FailedAccount
 	// del is what this reconcile learnt about a deleting member's hold on
 	// the cloud, for reconcileDelete.
 	del deleteState
@@ -176,6 +183,12 @@ func (r *ImageShareReconciler) prepare(ctx context.Context, m *member) error {
 		// with or without credentials.
 		if v := r.reconcileDelete(m, deleteState{}); v.decided() {
 			m.v = v
+			return nil
+		}
+	}
+	if !m.deleting() {
+		if v := r.resolveAccounts(ctx, m); v != nil {
+			m.v = *v // frozen: nothing is shared or cancelled for it
 			return nil
 		}
 	}

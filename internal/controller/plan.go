@@ -208,6 +208,11 @@ func seatFailures(s *seat, res *actResult, plan planner.Plan, managed map[string
 			failed[a] = f
 		}
 	}
+	if s.scope == "" && !s.leaving {
+		for _, f := range s.m.badLines {
+			failed[f.AccountID] = f
+		}
+	}
 	if s.leaving || s.m.observe() || s.conflict != "" {
 		return failed
 	}
@@ -265,7 +270,7 @@ func (r *ImageShareReconciler) isResync(m *member, now time.Time) bool {
 
 // ownSeat is a member's seat on its own image.
 func (r *ImageShareReconciler) ownSeat(m *member, now time.Time) *seat {
-	return newSeat(m, "", m.obj.Spec.AccountIDs, m.obj.Status.ManagedAccountIDs, m.obj.Status.FailedAccounts,
+	return newSeat(m, "", m.accounts, m.obj.Status.ManagedAccountIDs, m.obj.Status.FailedAccounts,
 		m.deleting(), m.specChanged() || r.isResync(m, now))
 }
 

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/cloud"
 )
@@ -124,6 +126,11 @@ func (r *ImageShareReconciler) sourceVerdict(s *seat, key imageKey, obs *observa
 		if res.err != nil && v.reason != cvmv1alpha1.ReasonConflict && !m.observe() {
 			v = r.failure(m, key, res.err)
 		}
+	}
+	if v.ready == metav1.ConditionTrue && expired(m.obj, r.now()) {
+		v.reason = cvmv1alpha1.ReasonExpired
+		v.message = fmt.Sprintf("Expired at %s: this object no longer shares image %s, as spec.expiresAt asks; "+
+			"move expiresAt into the future to share again", m.obj.Spec.ExpiresAt.UTC().Format(time.RFC3339), key.ImageID)
 	}
 	v.image, v.syncedAt, v.accounts = &info, synced, &view
 	return v

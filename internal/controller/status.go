@@ -47,6 +47,9 @@ func (r *ImageShareReconciler) writeMember(ctx context.Context, m *member) error
 		// manager restart instead of flickering for every GitOps tool).
 		return nil
 	}
+	if m.resolved {
+		m.v.list, m.v.listSet = m.list, true
+	}
 	r.writeStatus(m.obj, m.base, m.v)
 	if !equality.Semantic.DeepEqual(m.base.Status, m.obj.Status) {
 		if err := r.Status().Patch(ctx, m.obj, client.MergeFrom(m.base)); err != nil {
@@ -90,13 +93,23 @@ func (r *ImageShareReconciler) writeStatus(obj, base *cvmv1alpha1.ImageShare, v 
 		}
 	}
 	st.SecretInUse = v.secretInUse
+	st.ExpiresAt = obj.Spec.ExpiresAt
+	if v.image != nil {
+		// This reconcile read the cloud (afresh when asked): the request is handled.
+		st.LastHandledReconcileAt = obj.Annotations[ReconcileRequestedAnnotation]
+	}
+	list := obj.Spec.AccountIDs
+	if v.listSet {
+		list = v.list
+		st.ListedAccounts = int32(len(v.list))
+	}
 	listed := 0
-	for _, a := range obj.Spec.AccountIDs {
+	for _, a := range list {
 		if slices.Contains(st.SharedAccountIDs, a) {
 			listed++
 		}
 	}
-	st.Accounts = fmt.Sprintf("%d/%d", listed, len(obj.Spec.AccountIDs))
+	st.Accounts = fmt.Sprintf("%d/%d", listed, len(list))
 
 	ready := metav1.Condition{Type: cvmv1alpha1.ConditionReady, Status: v.ready, Reason: v.reason,
 		Message: v.message, ObservedGeneration: obj.Generation}

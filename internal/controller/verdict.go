@@ -42,6 +42,9 @@ type verdict struct {
 	keepPending bool
 	// secretInUse is the Secret holding the in-use finalizer for the object.
 	secretInUse string
+	// list is the effective account list, when it was read (listSet).
+	list    []string
+	listSet bool
 }
 
 // decided reports whether the member needs no cloud work in this reconcile.
@@ -161,7 +164,7 @@ func (r *ImageShareReconciler) judge(in judgeInput) verdict {
 		case f.Reason == cvmv1alpha1.AccountReasonShareLimitExceeded:
 			overLimit = append(overLimit, f.AccountID)
 		case retryableReason(f.Reason):
-		case slices.Contains(in.listed, f.AccountID):
+		case slices.Contains(in.listed, f.AccountID) || f.Reason == cvmv1alpha1.AccountReasonInvalidID:
 			invalid = append(invalid, fmt.Sprintf("%s (%s)", f.AccountID, f.Reason))
 		default:
 			uncancelled = append(uncancelled, fmt.Sprintf("%s (%s)", f.AccountID, f.Reason))

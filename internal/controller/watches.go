@@ -82,3 +82,21 @@ func equalExcept(a, b map[string]string, skip string) bool {
 	}
 	return true
 }
+
+// imagesOfConfigMap maps a ConfigMap to the images of the ImageShares whose
+// spec.accountsFrom reads it.
+func (r *ImageShareReconciler) imagesOfConfigMap(ctx context.Context, o client.Object) []reconcile.Request {
+	objs, err := r.listBy(ctx, configMapField, o.GetNamespace()+"/"+o.GetName())
+	if err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for _, ims := range objs {
+		for _, req := range r.imagesOf(ctx, ims) {
+			if !slices.Contains(out, req) {
+				out = append(out, req)
+			}
+		}
+	}
+	return out
+}
