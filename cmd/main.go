@@ -42,7 +42,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
-	"github.com/imageshare/imageshare-operator/internal/cloud"
 	"github.com/imageshare/imageshare-operator/internal/cloud/tencent"
 	"github.com/imageshare/imageshare-operator/internal/controller"
 	// +kubebuilder:scaffold:imports
@@ -109,6 +108,20 @@ func main() {
 	flag.StringVar(&regionList, "regions", strings.Join(defaultRegions(), ","),
 		"Comma-separated regions searched when an image is not in spec.region.")
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 4, "How many ImageShares are reconciled in parallel.")
+	var credentialSources, envCredNamespaces, watchNamespaces string
+	var kubeQPS float64
+	var kubeBurst int
+	flag.StringVar(&credentialSources, "credential-sources", tencent.SourceEnv,
+		"Where the manager's own credentials come from, tried in order: comma list of env "+
+			"(TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY, TENCENTCLOUD_SECURITY_TOKEN), "+
+			"oidc (TKE pod identity) and cvm-role (the CVM instance role).")
+	flag.StringVar(&envCredNamespaces, "env-credentials-namespaces", "",
+		"Comma list of namespaces whose ImageShares may omit credentialsRef and use the manager's own "+
+			"credentials; * for all. Default none.")
+	flag.StringVar(&watchNamespaces, "watch-namespaces", "",
+		"Comma list of namespaces the manager watches and acts in. Default all.")
+	flag.Float64Var(&kubeQPS, "kube-api-qps", 20, "Queries per second to the Kubernetes API server.")
+	flag.IntVar(&kubeBurst, "kube-api-burst", 30, "Burst of queries to the Kubernetes API server.")
 	opts := zap.Options{
 		Development: true,
 	}
@@ -185,7 +198,29 @@ func main() {
 		metricsServerOptions.KeyName = metricsCertKey
 	}
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	managerCreds, err := tencent.NewChain(splitList(credentialSources))
+	if err != nil {
+		setupLog.Error(err, "Invalid --credential-sources")
+		os.Exit(1)
+	}
+	if os.Getenv(tencent.EnvSecurityToken) == "" && os.Getenv(tencent.EnvSessionToken) != "" {
+		setupLog.Info("TENCENTCLOUD_SESSION_TOKEN is deprecated: set TENCENTCLOUD_SECURITY_TOKEN instead")
+	}
+	if kubeQPS <= 0 || kubeBurst <= 0 {
+		setupLog.Error(nil, "Invalid --kube-api-qps or --kube-api-burst: both must be positive",
+			"qps", kubeQPS, "burst", kubeBurst)
+		os.Exit(1)
+	}
+	restConfig := ctrl.GetConfigOrDie()
+	restConfig.QPS, restConfig.Burst = float32(kubeQPS), kubeBurst
+	cacheOptions := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	if namespaces := splitList(watchNamespaces); len(namespaces) > 0 {
+		cacheOptions.DefaultNamespaces = controller.CacheNamespaces(namespaces)
+	}
+	setupLog.Info("Manager scope", "credentialSources", credentialSources, "watchNamespaces", watchNamespaces,
+		"envCredentialsNamespaces", envCredNamespaces)
+
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsServerOptions,
 		WebhookServer:           webhookServer,
@@ -208,7 +243,8 @@ func main() {
 		// cluster-wide, so the manager needs no list/watch on Secrets.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		// managedFields are half of a cached object and the controller never reads them.
-		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		// --watch-namespaces restricts it to those namespaces.
+		Cache: cacheOptions,
 	})
 	if err != nil {
 		setupLog.Error(err, "Failed to start manager")
@@ -227,15 +263,13 @@ func main() {
 		Recorder:  mgr.GetEventRecorder("imageshare-controller"),
 		Cloud:     factory,
 		Options: controller.Options{
-			ShareLimit:   shareLimit,
-			ResyncPeriod: resyncPeriod,
-			Regions:      splitList(regionList),
-			EnvCredentials: cloud.Credentials{
-				SecretID:  os.Getenv("TENCENTCLOUD_SECRET_ID"),
-				SecretKey: os.Getenv("TENCENTCLOUD_SECRET_KEY"),
-				Token:     os.Getenv("TENCENTCLOUD_SESSION_TOKEN"),
-			},
-			MaxConcurrentReconciles: maxConcurrent,
+			ShareLimit:               shareLimit,
+			ResyncPeriod:             resyncPeriod,
+			Regions:                  splitList(regionList),
+			ManagerCredentials:       managerCreds,
+			EnvCredentialsNamespaces: splitList(envCredNamespaces),
+			Roles:                    tencent.NewRoles(""),
+			MaxConcurrentReconciles:  maxConcurrent,
 		},
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "imageshare")

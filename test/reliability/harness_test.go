@@ -252,7 +252,7 @@ func startManager(t *testing.T, name string, cfg managerConfig) *managerProc {
 	}
 	args := append([]string{
 		"--cvm-endpoint=" + cfg.endpoint, "--cvm-scheme=http",
-		"--health-probe-bind-address=0", "--metrics-bind-address=0",
+		"--health-probe-bind-address=0", "--metrics-bind-address=0", "--env-credentials-namespaces=*",
 		"--regions=" + strings.Join([]string{regionGZ, regionSH, "ap-beijing"}, ","),
 	}, cfg.args...)
 	cmd := exec.Command(managerBin, args...)
