@@ -87,7 +87,7 @@ func (r *ImageShareReconciler) assumeRole(ctx context.Context, obj *cvmv1alpha1.
 // expiry with a refresh that has not come through included, is retried.
 func (r *ImageShareReconciler) credentialsFailed(what, fix string, err error) (cloud.Credentials, string, *verdict) {
 	ce := cloud.AsError(err)
-	code, op := "network error", "the credential provider"
+	code, op := "unclassified error", "the credential provider"
 	if ce != nil {
 		code, op = ce.Code, ce.Op
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -67,13 +68,8 @@ func TestCredentialEnvNames(t *testing.T) {
 	}
 	keys := map[string]string{"TENCENTCLOUD_SECRET_ID": "AKIDenv", "TENCENTCLOUD_SECRET_KEY": "env-key"}
 	with := func(extra map[string]string) map[string]string {
-		out := map[string]string{}
-		for k, v := range keys {
-			out[k] = v
-		}
-		for k, v := range extra {
-			out[k] = v
-		}
+		out := maps.Clone(keys)
+		maps.Copy(out, extra)
 		return out
 	}
 	if id, key, token, err := get(keys); err != nil || id != "AKIDenv" || key != "env-key" || token != "" {
