@@ -120,8 +120,11 @@ func main() {
 			"credentials; * for all. Default none.")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "",
 		"Comma list of namespaces the manager watches and acts in. Default all.")
-	flag.Float64Var(&kubeQPS, "kube-api-qps", 20, "Queries per second to the Kubernetes API server.")
-	flag.IntVar(&kubeBurst, "kube-api-burst", 30, "Burst of queries to the Kubernetes API server.")
+	flag.Float64Var(&kubeQPS, "kube-api-qps", 0, "Client-side limit of queries per second to the Kubernetes API "+
+		"server. 0 keeps controller-runtime's default: no client-side limit, the server's API Priority and Fairness "+
+		"decides; -1 is the same.")
+	flag.IntVar(&kubeBurst, "kube-api-burst", 0, "Burst of queries to the Kubernetes API server, with --kube-api-qps. "+
+		"0 keeps client-go's default.")
 	opts := zap.Options{
 		Development: true,
 	}
@@ -206,13 +209,17 @@ func main() {
 	if os.Getenv(tencent.EnvSecurityToken) == "" && os.Getenv(tencent.EnvSessionToken) != "" {
 		setupLog.Info("TENCENTCLOUD_SESSION_TOKEN is deprecated: set TENCENTCLOUD_SECURITY_TOKEN instead")
 	}
-	if kubeQPS <= 0 || kubeBurst <= 0 {
-		setupLog.Error(nil, "Invalid --kube-api-qps or --kube-api-burst: both must be positive",
-			"qps", kubeQPS, "burst", kubeBurst)
+	if kubeBurst < 0 {
+		setupLog.Error(nil, "Invalid --kube-api-burst: it must not be negative", "burst", kubeBurst)
 		os.Exit(1)
 	}
 	restConfig := ctrl.GetConfigOrDie()
-	restConfig.QPS, restConfig.Burst = float32(kubeQPS), kubeBurst
+	if kubeQPS != 0 {
+		restConfig.QPS = float32(kubeQPS)
+	}
+	if kubeBurst > 0 {
+		restConfig.Burst = kubeBurst
+	}
 	cacheOptions := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
 	if namespaces := splitList(watchNamespaces); len(namespaces) > 0 {
 		cacheOptions.DefaultNamespaces = controller.CacheNamespaces(namespaces)
