@@ -108,23 +108,8 @@ func main() {
 	flag.StringVar(&regionList, "regions", strings.Join(defaultRegions(), ","),
 		"Comma-separated regions searched when an image is not in spec.region.")
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 4, "How many ImageShares are reconciled in parallel.")
-	var credentialSources, envCredNamespaces, watchNamespaces string
-	var kubeQPS float64
-	var kubeBurst int
-	flag.StringVar(&credentialSources, "credential-sources", tencent.SourceEnv,
-		"Where the manager's own credentials come from, tried in order: comma list of env "+
-			"(TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY, TENCENTCLOUD_SECURITY_TOKEN), "+
-			"oidc (TKE pod identity) and cvm-role (the CVM instance role).")
-	flag.StringVar(&envCredNamespaces, "env-credentials-namespaces", "",
-		"Comma list of namespaces whose ImageShares may omit credentialsRef and use the manager's own "+
-			"credentials; * for all. Default none.")
-	flag.StringVar(&watchNamespaces, "watch-namespaces", "",
-		"Comma list of namespaces the manager watches and acts in. Default all.")
-	flag.Float64Var(&kubeQPS, "kube-api-qps", 0, "Client-side limit of queries per second to the Kubernetes API "+
-		"server. 0 keeps controller-runtime's default: no client-side limit, the server's API Priority and Fairness "+
-		"decides; -1 is the same.")
-	flag.IntVar(&kubeBurst, "kube-api-burst", 0, "Burst of queries to the Kubernetes API server, with --kube-api-qps. "+
-		"0 keeps client-go's default.")
+	var scope scopeFlags
+	scope.bind(flag.CommandLine)
 	opts := zap.Options{
 		Development: true,
 	}
@@ -201,31 +186,18 @@ func main() {
 		metricsServerOptions.KeyName = metricsCertKey
 	}
 
-	managerCreds, err := tencent.NewChain(splitList(credentialSources))
+	managerCreds, err := scope.credentials()
 	if err != nil {
 		setupLog.Error(err, "Invalid --credential-sources")
 		os.Exit(1)
 	}
-	if os.Getenv(tencent.EnvSecurityToken) == "" && os.Getenv(tencent.EnvSessionToken) != "" {
-		setupLog.Info("TENCENTCLOUD_SESSION_TOKEN is deprecated: set TENCENTCLOUD_SECURITY_TOKEN instead")
-	}
-	if kubeBurst < 0 {
-		setupLog.Error(nil, "Invalid --kube-api-burst: it must not be negative", "burst", kubeBurst)
+	restConfig, err := scope.restConfig(ctrl.GetConfigOrDie())
+	if err != nil {
+		setupLog.Error(err, "Invalid Kubernetes client flags")
 		os.Exit(1)
 	}
-	restConfig := ctrl.GetConfigOrDie()
-	if kubeQPS != 0 {
-		restConfig.QPS = float32(kubeQPS)
-	}
-	if kubeBurst > 0 {
-		restConfig.Burst = kubeBurst
-	}
-	cacheOptions := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
-	if namespaces := splitList(watchNamespaces); len(namespaces) > 0 {
-		cacheOptions.DefaultNamespaces = controller.CacheNamespaces(namespaces)
-	}
-	setupLog.Info("Manager scope", "credentialSources", credentialSources, "watchNamespaces", watchNamespaces,
-		"envCredentialsNamespaces", envCredNamespaces)
+	setupLog.Info("Manager scope", "credentialSources", scope.credentialSources,
+		"watchNamespaces", scope.watchNamespaces, "envCredentialsNamespaces", scope.envCredNamespaces)
 
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,
@@ -251,7 +223,7 @@ func main() {
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		// managedFields are half of a cached object and the controller never reads them.
 		// --watch-namespaces restricts it to those namespaces.
-		Cache: cacheOptions,
+		Cache: scope.cache(cache.Options{DefaultTransform: cache.TransformStripManagedFields()}),
 	})
 	if err != nil {
 		setupLog.Error(err, "Failed to start manager")
@@ -274,7 +246,7 @@ func main() {
 			ResyncPeriod:             resyncPeriod,
 			Regions:                  splitList(regionList),
 			ManagerCredentials:       managerCreds,
-			EnvCredentialsNamespaces: splitList(envCredNamespaces),
+			EnvCredentialsNamespaces: scope.envNamespaces(),
 			Roles:                    tencent.NewRoles(""),
 			MaxConcurrentReconciles:  maxConcurrent,
 		},

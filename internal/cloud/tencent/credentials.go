@@ -211,3 +211,26 @@ func classifyCredentials(op string, err error) error {
 	}
 	return ce
 }
+
+// setCreds replaces refreshed temporary credentials; the SDK clients bound
+// to the old ones are dropped.
+func (c *Client) setCreds(creds cloud.Credentials) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.creds != creds {
+		c.creds = creds
+		c.sdk = map[string]*common.Client{}
+	}
+}
+
+// temporary reports whether the client acts with a role's refreshed credentials.
+func (c *Client) temporary() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.creds.Role != ""
+}
+
+// expiredToken reports whether code is the cloud's answer to an expired STS token.
+func expiredToken(code string) bool {
+	return code == "AuthFailure.TokenFailure" || code == "UnauthorizedOperation.InvalidToken"
+}
