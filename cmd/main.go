@@ -44,7 +44,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
-	"github.com/imageshare/imageshare-operator/internal/cloud"
 	"github.com/imageshare/imageshare-operator/internal/cloud/tencent"
 	"github.com/imageshare/imageshare-operator/internal/controller"
 	"github.com/imageshare/imageshare-operator/internal/version"
@@ -114,6 +113,8 @@ func main() {
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 4, "How many ImageShares are reconciled in parallel.")
 	var showVersion bool
 	flag.BoolVar(&showVersion, "version", false, "Print the version and exit.")
+	var scope scopeFlags
+	scope.bind(flag.CommandLine)
 	opts := zap.Options{
 		Development: true,
 	}
@@ -202,7 +203,20 @@ func main() {
 		metricsServerOptions.KeyName = metricsCertKey
 	}
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	managerCreds, err := scope.credentials()
+	if err != nil {
+		setupLog.Error(err, "Invalid --credential-sources")
+		os.Exit(1)
+	}
+	restConfig, err := scope.restConfig(ctrl.GetConfigOrDie())
+	if err != nil {
+		setupLog.Error(err, "Invalid Kubernetes client flags")
+		os.Exit(1)
+	}
+	setupLog.Info("Manager scope", "credentialSources", scope.credentialSources,
+		"watchNamespaces", scope.watchNamespaces, "envCredentialsNamespaces", scope.envCredNamespaces)
+
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsServerOptions,
 		WebhookServer:           webhookServer,
@@ -225,7 +239,8 @@ func main() {
 		// cluster-wide, so the manager needs no list/watch on Secrets.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		// managedFields are half of a cached object and the controller never reads them.
-		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		// --watch-namespaces restricts it to those namespaces.
+		Cache: scope.cache(cache.Options{DefaultTransform: cache.TransformStripManagedFields()}),
 	})
 	if err != nil {
 		setupLog.Error(err, "Failed to start manager")
@@ -244,15 +259,13 @@ func main() {
 		Recorder:  mgr.GetEventRecorder("imageshare-controller"),
 		Cloud:     factory,
 		Options: controller.Options{
-			ShareLimit:   shareLimit,
-			ResyncPeriod: resyncPeriod,
-			Regions:      splitList(regionList),
-			EnvCredentials: cloud.Credentials{
-				SecretID:  os.Getenv("TENCENTCLOUD_SECRET_ID"),
-				SecretKey: os.Getenv("TENCENTCLOUD_SECRET_KEY"),
-				Token:     os.Getenv("TENCENTCLOUD_SESSION_TOKEN"),
-			},
-			MaxConcurrentReconciles: maxConcurrent,
+			ShareLimit:               shareLimit,
+			ResyncPeriod:             resyncPeriod,
+			Regions:                  splitList(regionList),
+			ManagerCredentials:       managerCreds,
+			EnvCredentialsNamespaces: scope.envNamespaces(),
+			Roles:                    tencent.NewRoles(""),
+			MaxConcurrentReconciles:  maxConcurrent,
 		},
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "imageshare")

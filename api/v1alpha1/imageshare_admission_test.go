@@ -206,6 +206,12 @@ var _ = Describe("ImageShare admission", func() {
 		Entry("no credentialsRef (the manager's own environment)", func(s *cvmv1alpha1.ImageShareSpec) {
 			s.CredentialsRef = nil
 		}),
+		Entry("credentialsRef with a roleArn by role name", func(s *cvmv1alpha1.ImageShareSpec) {
+			s.CredentialsRef.RoleArn = "qcs::cam::uin/100000000001:roleName/imageshare-operator"
+		}),
+		Entry("credentialsRef with a roleArn by role ID", func(s *cvmv1alpha1.ImageShareSpec) {
+			s.CredentialsRef.RoleArn = "qcs::cam::uin/100000000001:role/4611686018427397919"
+		}),
 		Entry("a region with a longer name", func(s *cvmv1alpha1.ImageShareSpec) {
 			s.Region = "na-siliconvalley"
 		}),
@@ -342,6 +348,9 @@ var _ = Describe("ImageShare admission", func() {
 		Entry("credentialsRef with an empty name", func(s map[string]any) {
 			s["credentialsRef"] = map[string]any{"name": ""}
 		}, "spec.credentialsRef.name", nonEmptyRule),
+		Entry("credentialsRef.roleArn that is not a CAM role", func(s map[string]any) {
+			s["credentialsRef"] = map[string]any{"name": "keys", "roleArn": "arn:aws:iam::1:role/x"}
+		}, "spec.credentialsRef.roleArn", "should match"),
 	)
 
 	It("rejects an ImageShare without a spec", func() {

@@ -130,8 +130,10 @@ type ImageShareSpec struct {
 	// secretId, secretKey and optionally token. While this object manages shares
 	// the controller holds the finalizer cvm.imageshare.dev/in-use on that
 	// Secret, so deleting a namespace cancels the shares before the keys go.
-	// Without it the manager's own TENCENTCLOUD_SECRET_ID /
-	// TENCENTCLOUD_SECRET_KEY / TENCENTCLOUD_SECURITY_TOKEN environment is used.
+	// Without it the manager's own credentials (--credential-sources, default
+	// the TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY /
+	// TENCENTCLOUD_SECURITY_TOKEN environment) are used, but only in the
+	// namespaces the manager's --env-credentials-namespaces allows.
 	// +optional
 	CredentialsRef *SecretReference `json:"credentialsRef,omitempty"`
 
@@ -165,6 +167,15 @@ type SecretReference struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name"`
+
+	// roleArn, when set, is a CAM role assumed (STS AssumeRole) with the
+	// Secret's keys: the controller then acts with the role's temporary
+	// credentials, refreshed before they expire, and ImageShares assuming the
+	// same role count as one cloud identity.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^(qcs::cam::uin/[0-9]{1,20}:role(Name)?/[^\s/]{1,128})?$`
+	RoleArn string `json:"roleArn,omitempty"`
 }
 
 // FailedAccount is a listed account that could not be shared, and why.

@@ -46,11 +46,18 @@ type Credentials struct {
 	SecretID  string
 	SecretKey string
 	Token     string
+	// Role is the CAM role temporary credentials act as (an assumed role's
+	// ARN, the TKE OIDC role, the CVM instance role), or "" for API keys. It
+	// names the cloud identity across refreshes, when the keys change.
+	Role string
 }
 
-// String never prints the key, so that credentials formatted by mistake into a
-// log line or an error do not leak.
+// String never prints the key or the token, so that credentials formatted by
+// mistake into a log line or an error do not leak.
 func (c Credentials) String() string {
+	if c.Role != "" {
+		return fmt.Sprintf("Credentials{SecretID: %q, SecretKey: <redacted>, Role: %q}", c.SecretID, c.Role)
+	}
 	return fmt.Sprintf("Credentials{SecretID: %q, SecretKey: <redacted>}", c.SecretID)
 }
 

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -37,11 +38,15 @@ const (
 	maxTokenLen     = 16 << 10
 )
 
+// credentialSource names where obj's credentials come from, for messages.
 func credentialSource(obj *cvmv1alpha1.ImageShare) string {
-	if obj.Spec.CredentialsRef != nil {
-		return fmt.Sprintf("Secret %s/%s", obj.Namespace, obj.Spec.CredentialsRef.Name)
+	if ref := obj.Spec.CredentialsRef; ref != nil {
+		if ref.RoleArn != "" {
+			return fmt.Sprintf("Secret %s/%s (assuming role %s)", obj.Namespace, ref.Name, ref.RoleArn)
+		}
+		return fmt.Sprintf("Secret %s/%s", obj.Namespace, ref.Name)
 	}
-	return "the manager's TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY"
+	return "the manager's own credentials (--credential-sources)"
 }
 
 // credentials returns the keys obj uses and the cloud identity they act as,
@@ -52,63 +57,66 @@ func credentialSource(obj *cvmv1alpha1.ImageShare) string {
 // CAM policies get granted, and nothing here may remember a verdict for good.
 func (r *ImageShareReconciler) credentials(ctx context.Context, obj *cvmv1alpha1.ImageShare) (cloud.Credentials,
 	string, *verdict) {
-	stalled := func(reason, msg string) (cloud.Credentials, string, *verdict) {
-		v := r.stalled(reason, msg)
-		v.requeueAfter = jitter(credentialsRetry)
+	ref := obj.Spec.CredentialsRef
+	if ref == nil {
+		return r.managerCredentials(ctx, obj)
+	}
+	var s corev1.Secret
+	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: ref.Name}, &s)
+	switch {
+	case apierrors.IsNotFound(err):
+		return r.noCredentials(cvmv1alpha1.ReasonCredentialsMissing, fmt.Sprintf(
+			"Secret %s/%s not found: create it with keys %s and %s", obj.Namespace, ref.Name, SecretIDKey, SecretKeyKey))
+	case err != nil:
+		v := progressing(cvmv1alpha1.ReasonProgressing, fmt.Sprintf("Reading Secret %s/%s failed: retrying",
+			obj.Namespace, ref.Name))
+		v.err = fmt.Errorf("get secret %s/%s: %w", obj.Namespace, ref.Name, err)
 		return cloud.Credentials{}, "", &v
 	}
-	var creds cloud.Credentials
-	if ref := obj.Spec.CredentialsRef; ref != nil {
-		var s corev1.Secret
-		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: ref.Name}, &s)
-		switch {
-		case apierrors.IsNotFound(err):
-			return stalled(cvmv1alpha1.ReasonCredentialsMissing, fmt.Sprintf(
-				"Secret %s/%s not found: create it with keys %s and %s", obj.Namespace, ref.Name, SecretIDKey, SecretKeyKey))
-		case err != nil:
-			v := progressing(cvmv1alpha1.ReasonProgressing, fmt.Sprintf("Reading Secret %s/%s failed: retrying",
-				obj.Namespace, ref.Name))
-			v.err = fmt.Errorf("get secret %s/%s: %w", obj.Namespace, ref.Name, err)
-			return cloud.Credentials{}, "", &v
-		}
-		creds = cloud.Credentials{SecretID: string(s.Data[SecretIDKey]), SecretKey: string(s.Data[SecretKeyKey]),
-			Token: string(s.Data[TokenKey])}
-		var missing []string
-		if len(s.Data[SecretIDKey]) == 0 {
-			missing = append(missing, SecretIDKey)
-		}
-		if len(s.Data[SecretKeyKey]) == 0 {
-			missing = append(missing, SecretKeyKey)
-		}
-		if len(missing) > 0 {
-			return stalled(cvmv1alpha1.ReasonCredentialsMissing, fmt.Sprintf(
-				"Secret %s/%s has no %s: add the missing keys", obj.Namespace, ref.Name, strings.Join(missing, " or ")))
-		}
-		if bad := malformedKey(creds); bad != "" {
-			return stalled(cvmv1alpha1.ReasonCredentialsInvalid, fmt.Sprintf(
-				"Secret %s/%s key %s does not hold a Tencent Cloud API credential: fix the Secret",
-				obj.Namespace, ref.Name, bad))
-		}
-	} else {
-		creds = r.EnvCredentials
-		if creds.SecretID == "" || creds.SecretKey == "" {
-			return stalled(cvmv1alpha1.ReasonCredentialsMissing,
-				"No credentials: set spec.credentialsRef to a Secret with keys secretId and secretKey, or give the "+
-					"manager TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY")
-		}
-		if bad := malformedKey(creds); bad != "" {
-			return stalled(cvmv1alpha1.ReasonCredentialsInvalid, fmt.Sprintf(
-				"The manager's environment variable for %s does not hold a Tencent Cloud API credential", bad))
-		}
+	creds := cloud.Credentials{SecretID: string(s.Data[SecretIDKey]), SecretKey: string(s.Data[SecretKeyKey]),
+		Token: string(s.Data[TokenKey])}
+	var missing []string
+	if len(s.Data[SecretIDKey]) == 0 {
+		missing = append(missing, SecretIDKey)
+	}
+	if len(s.Data[SecretKeyKey]) == 0 {
+		missing = append(missing, SecretKeyKey)
+	}
+	if len(missing) > 0 {
+		return r.noCredentials(cvmv1alpha1.ReasonCredentialsMissing, fmt.Sprintf(
+			"Secret %s/%s has no %s: add the missing keys", obj.Namespace, ref.Name, strings.Join(missing, " or ")))
+	}
+	if bad := malformedKey(creds); bad != "" {
+		return r.noCredentials(cvmv1alpha1.ReasonCredentialsInvalid, fmt.Sprintf(
+			"Secret %s/%s key %s does not hold a Tencent Cloud API credential: fix the Secret",
+			obj.Namespace, ref.Name, bad))
+	}
+	if ref.RoleArn != "" {
+		return r.assumeRole(ctx, obj, creds)
 	}
 	return creds, identityOf(creds), nil
+}
+
+// noCredentials is the Stalled verdict of an object without usable
+// credentials, polled at credentialsRetry since Secrets are not watched.
+func (r *ImageShareReconciler) noCredentials(reason, msg string) (cloud.Credentials, string, *verdict) {
+	v := r.stalled(reason, msg)
+	v.requeueAfter = jitter(credentialsRetry)
+	return cloud.Credentials{}, "", &v
 }
 
 // identityOf names the cloud identity credentials act as, for grouping and
 // for the read cache: a digest of SecretId, SecretKey and token, so an object
 // holding someone's SecretId with a wrong key (a SecretId is not a secret)
-// never joins that identity's plan or sees its reads.
+// never joins that identity's plan or sees its reads. Temporary credentials
+// are their role's (contract §2: "the same assumed role"), whatever keys
+// assumed it and however often they are refreshed: only keys STS accepted
+// for that role ever get them.
 func identityOf(c cloud.Credentials) string {
+	if c.Role != "" {
+		d := sha256.Sum256([]byte(c.Role))
+		return "role-" + hex.EncodeToString(d[:8])
+	}
 	d := digest(c)
 	return hex.EncodeToString(d[:8])
 }

@@ -66,8 +66,17 @@ type Options struct {
 	// Regions are searched when the image is not in spec.region (--regions).
 	Regions []string
 	// EnvCredentials are the manager's own TENCENTCLOUD_* credentials, used by
-	// objects without a credentialsRef.
+	// objects without a credentialsRef when ManagerCredentials is nil.
 	EnvCredentials cloud.Credentials
+	// ManagerCredentials, when set, are the manager's own credentials
+	// (--credential-sources), used instead of EnvCredentials.
+	ManagerCredentials cloud.CredentialSource
+	// EnvCredentialsNamespaces are the namespaces whose objects may go without
+	// a credentialsRef and use the manager's own credentials
+	// (--env-credentials-namespaces): none when empty, "*" for all.
+	EnvCredentialsNamespaces []string
+	// Roles assumes credentialsRef.roleArn; nil refuses roleArn.
+	Roles cloud.RoleAssumer
 	// MaxConcurrentReconciles is the number of workers (--max-concurrent-reconciles).
 	MaxConcurrentReconciles int
 }

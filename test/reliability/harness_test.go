@@ -150,6 +150,7 @@ func startManager(t *testing.T, name string, cfg managerConfig) *managerProc {
 	// The child holds its own descriptor of the log.
 	defer func() { _ = logFile.Close() }()
 	args := testenv.ManagerArgs(cfg.endpoint, "0", append([]string{
+		"--env-credentials-namespaces=*",
 		"--regions=" + strings.Join([]string{regionGZ, regionSH, "ap-beijing"}, ","),
 	}, cfg.args...)...)
 	m := &managerProc{t: t, name: name, secrets: cfg.secrets, startAt: time.Now()}

@@ -86,7 +86,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	m := startManager(t, "leaks", managerConfig{endpoint: front.Addr(),
 		args: []string{"--zap-log-level=debug", "--metrics-bind-address=" + metrics, "--metrics-secure=false"},
 		env: []string{"TENCENTCLOUD_SECRET_ID=" + secretID, "TENCENTCLOUD_SECRET_KEY=" + key,
-			"TENCENTCLOUD_SESSION_TOKEN=" + token},
+			"TENCENTCLOUD_SECURITY_TOKEN=" + token},
 		secrets: secrets})
 
 	img := func(n int) string { return fmt.Sprintf("img-leak%04d", n) }

@@ -78,10 +78,16 @@ func (f *Factory) ClientFor(creds cloud.Credentials) (cloud.Client, error) {
 	}
 	// The key is a digest, so the map never holds a second copy of the secret.
 	sum := sha256.Sum256([]byte(creds.SecretID + "\x00" + creds.SecretKey + "\x00" + creds.Token))
+	if creds.Role != "" {
+		// Temporary credentials change at each refresh: one client (and
+		// one rate budget) per role, its keys replaced when they change.
+		sum = sha256.Sum256([]byte("role\x00" + creds.Role))
+	}
 	key := hex.EncodeToString(sum[:])
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if c, ok := f.clients[key]; ok {
+		c.setCreds(creds)
 		return c, nil
 	}
 	c := &Client{opts: f.opts, creds: creds, sdk: map[string]*common.Client{}, limits: map[string]*rate.Limiter{},
@@ -219,6 +225,11 @@ func (c *Client) call(ctx context.Context, region, action, slot string, req, res
 	err = c.sdkClient(region).Send(request, resp.(tchttp.Response))
 	if err != nil {
 		ce := classify(action, err, about)
+		if expiredToken(ce.Code) && c.temporary() {
+			// Refreshed credentials the cloud calls expired (a clock off,
+			// a refresh late): the next reconcile brings new ones.
+			ce.Reason, ce.RetryAfter = cloud.ReasonCloudError, time.Second
+		}
 		observeCall(action, ce.Code, time.Since(start))
 		c.breaker.record(time.Now(), ce.RequestID == "" && ce.Reason == cloud.ReasonCloudError)
 		return ce
