@@ -318,7 +318,7 @@ func (h *harness) expectReason(name, reason string) *cvmv1alpha1.ImageShare {
 	stalled := meta.FindStatusCondition(o.Status.Conditions, cvmv1alpha1.ConditionStalled)
 	reconciling := meta.FindStatusCondition(o.Status.Conditions, cvmv1alpha1.ConditionReconciling)
 	switch reason {
-	case cvmv1alpha1.ReasonShared, cvmv1alpha1.ReasonInSync:
+	case cvmv1alpha1.ReasonShared, cvmv1alpha1.ReasonInSync, cvmv1alpha1.ReasonExpired:
 		Expect(ready.Status).To(Equal(metav1.ConditionTrue))
 		Expect(stalled).To(BeNil())
 		Expect(reconciling).To(BeNil())
