@@ -179,7 +179,7 @@ var _ = Describe("make demo", Ordered, func() {
 			table, _, _ = strings.Cut(table, "\n\n")
 			t := parseTable(table)
 			Expect(t.columns).To(Equal([]string{"NAMESPACE", "NAME", "IMAGE", "REGION", "ACCOUNTS", "READY",
-				"REASON", "AGE", "MODE", "MESSAGE"}))
+				"REASON", "AGE", "MODE", "EXPIRES", "MESSAGE"}))
 			Expect(t.rows).To(HaveLen(len(sampleOutcomes)))
 			for name, want := range sampleOutcomes {
 				Expect(t.rows).To(HaveKey(name))

@@ -165,12 +165,12 @@ var _ = Describe("ImageShare through kubectl", Ordered, func() {
 		Expect(row["AGE"]).To(MatchRegexp(`^[0-9]+[smhd]`))
 	})
 
-	It("adds MODE and MESSAGE in the wide output", func() {
+	It("adds MODE, EXPIRES and MESSAGE in the wide output", func() {
 		stdout, _, err := kubectl("get", "ims", "-n", sampleNamespace, "-o", "wide")
 		Expect(err).NotTo(HaveOccurred())
 		t := parseTable(stdout)
 		Expect(t.columns).To(Equal([]string{
-			"NAME", "IMAGE", "REGION", "ACCOUNTS", "READY", "REASON", "AGE", "MODE", "MESSAGE"}))
+			"NAME", "IMAGE", "REGION", "ACCOUNTS", "READY", "REASON", "AGE", "MODE", "EXPIRES", "MESSAGE"}))
 		Expect(t.rows).To(HaveKey(sampleName))
 		Expect(t.rows[sampleName]).To(HaveKeyWithValue("MODE", "Merge"))
 		Expect(t.rows[sampleName]).To(HaveKey("MESSAGE"))
