@@ -114,9 +114,8 @@ func main() {
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 4, "How many ImageShares are reconciled in parallel.")
 	var showVersion bool
 	flag.BoolVar(&showVersion, "version", false, "Print the version and exit.")
-	opts := zap.Options{
-		Development: true,
-	}
+	// JSON at info level; --zap-devel switches to the console format.
+	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
@@ -256,6 +255,10 @@ func main() {
 		},
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "imageshare")
+		os.Exit(1)
+	}
+	if err := controller.RegisterMetrics(mgr); err != nil {
+		setupLog.Error(err, "Failed to register the ImageShare metrics")
 		os.Exit(1)
 	}
 	// +kubebuilder:scaffold:builder
