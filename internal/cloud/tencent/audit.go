@@ -58,7 +58,7 @@ func (a *auditLine) write(ctx context.Context, region string, resp any, ce *clou
 	if a == nil {
 		return
 	}
-	log := logf.FromContext(ctx).WithValues(append([]any{"action", a.action, "imageId", a.imageID,
+	log := logf.FromContext(ctx).WithValues(append([]any{labelAction, a.action, "imageId", a.imageID,
 		"imageRegion", region}, a.kv...)...)
 	if ce != nil {
 		log.Info(a.failed, "requestId", ce.RequestID, "code", ce.Code)
