@@ -42,7 +42,10 @@ var readyReasons = []string{cvmv1alpha1.ReasonProgressing, cvmv1alpha1.ReasonIma
 	cvmv1alpha1.ReasonShareLimitExceeded, cvmv1alpha1.ReasonRegionMismatch, cvmv1alpha1.ReasonImageNotFound,
 	cvmv1alpha1.ReasonImageNotShareable, cvmv1alpha1.ReasonInvalidAccounts, cvmv1alpha1.ReasonCredentialsMissing,
 	cvmv1alpha1.ReasonCredentialsInvalid, cvmv1alpha1.ReasonPermissionDenied, cvmv1alpha1.ReasonConflict,
-	cvmv1alpha1.ReasonDriftDetected, cvmv1alpha1.ReasonCopyFailed}
+	cvmv1alpha1.ReasonDriftDetected, cvmv1alpha1.ReasonCopyFailed,
+	// The reasons of spec.expiresAt and spec.accountsFrom (issue #15), spelt
+	// out so this list does not depend on their constants.
+	"Expired", "AccountsSourceNotFound"}
 
 // objectsCollector counts ImageShares at scrape time from the manager's
 // cache: one series per Ready reason and two totals, never one per object,
