@@ -28,7 +28,7 @@ COPY . .
 # -trimpath keeps the builder's paths out of the binary, so builds are reproducible.
 RUN CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} go build -trimpath \
     -ldflags "-s -w -X github.com/imageshare/imageshare-operator/internal/version.Version=${VERSION} -X github.com/imageshare/imageshare-operator/internal/version.Revision=${REVISION}" \
-    -o manager cmd/main.go
+    -o manager ./cmd
 
 # Use distroless as minimal base image to package the manager binary
 # Refer to https://github.com/GoogleContainerTools/distroless for more details

@@ -115,9 +115,8 @@ func main() {
 	flag.BoolVar(&showVersion, "version", false, "Print the version and exit.")
 	var scope scopeFlags
 	scope.bind(flag.CommandLine)
-	opts := zap.Options{
-		Development: true,
-	}
+	// JSON at info level; --zap-devel switches to the console format.
+	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
@@ -269,6 +268,10 @@ func main() {
 		},
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "imageshare")
+		os.Exit(1)
+	}
+	if err := controller.RegisterMetrics(mgr); err != nil {
+		setupLog.Error(err, "Failed to register the ImageShare metrics")
 		os.Exit(1)
 	}
 	// +kubebuilder:scaffold:builder

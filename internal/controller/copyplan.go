@@ -256,7 +256,7 @@ func (r *ImageShareReconciler) leaveCopy(ctx context.Context, cl cloud.Client, m
 		st.Message, st.Reason = msg, cvmv1alpha1.ReasonCopyRetained
 		return st
 	}
-	if err := cl.Delete(ctx, c.region, c.copyID); err != nil && cloud.ReasonOf(err) != cloud.ReasonImageNotFound {
+	if err := cl.Delete(withImageShares(ctx, m), c.region, c.copyID); err != nil && cloud.ReasonOf(err) != cloud.ReasonImageNotFound {
 		st.Message = fmt.Sprintf("Deleting copy %s in %s failed: retrying", c.copyID, c.region)
 		c.err = err
 		return st

@@ -116,6 +116,7 @@ type ImageShareReconciler struct {
 // ImageShare of it: observe, plan and act once per cloud identity, then judge
 // each member and write its status in one patch.
 func (r *ImageShareReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	defer observeReconcile(time.Now())
 	if ns, ok := strings.CutPrefix(req.Namespace, secretKeyPrefix); ok {
 		return ctrl.Result{}, r.reconcileSecret(ctx, types.NamespacedName{Namespace: ns, Name: req.Name})
 	}

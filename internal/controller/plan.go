@@ -83,7 +83,7 @@ func (r *ImageShareReconciler) planImage(ctx context.Context, cl cloud.Client, t
 			return nil, err
 		}
 	}
-	res := r.execute(ctx, cl, target, plan.Cancel, plan.Share, shares)
+	res := r.execute(withImageShares(ctx, seatMembers(seats)...), cl, target, plan.Cancel, plan.Share, shares)
 	identity := seats[0].m.identity
 	if res.changed() {
 		r.reads.forgetOthers(identity, target) // a change is seen by every key of the account

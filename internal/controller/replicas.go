@@ -143,7 +143,7 @@ func (r *ImageShareReconciler) ensureCopies(ctx context.Context, cl cloud.Client
 		for _, c := range batch {
 			dest = append(dest, c.region)
 		}
-		ids, err := cl.Copy(ctx, key.Region, key.ImageID, dest, copyName(key.ImageID))
+		ids, err := cl.Copy(withImageShares(ctx, wantingMembers(batch)...), key.Region, key.ImageID, dest, copyName(key.ImageID))
 		if err == nil {
 			for _, c := range batch {
 				c.copyID, c.state, c.justMade = ids[c.region], cloud.ImageStateSyncing, true

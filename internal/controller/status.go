@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -13,17 +12,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 )
-
-var sharedAccounts = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-	Name: "imageshare_shared_accounts",
-	Help: "Listed accounts of each ImageShare that the cloud confirms shared.",
-}, []string{"namespace", "name"})
-
-func init() { ctrlmetrics.Registry.MustRegister(sharedAccounts) }
 
 // writeMember sends what the reconcile decided about m: the status patch
 // (only when it changed), the write-ahead record cleared once the status holds
@@ -33,7 +24,6 @@ func (r *ImageShareReconciler) writeMember(ctx context.Context, m *member) error
 		return nil
 	}
 	if m.v.release {
-		sharedAccounts.DeleteLabelValues(m.obj.Namespace, m.obj.Name)
 		base := m.obj.DeepCopy()
 		controllerutil.RemoveFinalizer(m.obj, Finalizer)
 		if err := r.Patch(ctx, m.obj, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
@@ -80,7 +70,6 @@ func (r *ImageShareReconciler) writeStatus(obj, base *cvmv1alpha1.ImageShare, v 
 		if len(st.FailedAccounts) == 0 {
 			st.FailedAccounts = nil
 		}
-		sharedAccounts.WithLabelValues(obj.Namespace, obj.Name).Set(float64(len(a.shared)))
 	}
 	if v.regionsSet {
 		st.Regions = nil

@@ -34,7 +34,7 @@ import (
 // heartbeat is how often a long step says it is still working (a variable for the tests).
 var heartbeat = 30 * time.Second
 
-// Build compiles the manager (cmd/main.go) and the emulator (cmd/cvm-emulator) into binDir, or
+// Build compiles the manager (cmd/) and the emulator (cmd/cvm-emulator) into binDir, or
 // only the named ones of ManagerBinary and EmulatorBinary. The Go build cache makes this take
 // seconds after the first time.
 func Build(ctx context.Context, projectDir, binDir string, progress func(string, ...any), only ...string) error {
@@ -46,7 +46,7 @@ func Build(ctx context.Context, projectDir, binDir string, progress func(string,
 		return fmt.Errorf("find the go command (Go 1.26 is needed): %w", err)
 	}
 	for _, b := range []struct{ out, pkg string }{
-		{ManagerBinary, "./cmd/main.go"}, {EmulatorBinary, "./cmd/cvm-emulator"},
+		{ManagerBinary, "./cmd"}, {EmulatorBinary, "./cmd/cvm-emulator"},
 	} {
 		if len(only) > 0 && !slices.Contains(only, b.out) {
 			continue

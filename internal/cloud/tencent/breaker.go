@@ -11,9 +11,16 @@ import (
 // answer from the API, even an error, closes it. Without it, an outage would
 // cost a call per object per retry, however many objects wait.
 type breaker struct {
+	// endpoint labels imageshare_circuit_open.
+	endpoint  string
 	mu        sync.Mutex
 	failures  int
 	openUntil time.Time
+}
+
+func newBreaker(endpoint string) *breaker {
+	circuitOpen.WithLabelValues(endpoint).Set(0)
+	return &breaker{endpoint: endpoint}
 }
 
 // allow reports how long calls must still wait, or 0.
@@ -35,8 +42,12 @@ func (b *breaker) record(now time.Time, networkFailure bool) {
 	defer b.mu.Unlock()
 	if !networkFailure {
 		b.failures, b.openUntil = 0, time.Time{}
+		circuitOpen.WithLabelValues(b.endpoint).Set(0)
 		return
 	}
 	b.failures++
+	// Open, or half-open until a probe gets an answer: either way the
+	// endpoint's last call went unanswered.
+	circuitOpen.WithLabelValues(b.endpoint).Set(1)
 	b.openUntil = now.Add(min(time.Duration(1<<min(b.failures, 7))*500*time.Millisecond, time.Minute))
 }

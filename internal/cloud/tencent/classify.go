@@ -84,6 +84,8 @@ var (
 type subject struct {
 	accounts []string
 	regions  []string
+	// audit is the audit line of a call that changes the cloud, nil for a read.
+	audit *auditLine
 }
 
 // classify turns whatever the SDK returned into a *cloud.Error, once. The

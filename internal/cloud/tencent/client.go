@@ -32,8 +32,13 @@ const (
 	// maxIDsPerCall is the most image or account IDs Tencent takes in one call.
 	maxIDsPerCall = 100
 
-	actionModifyShare = "ModifyImageSharePermission"
-	actionSyncImages  = "SyncImages"
+	actionModifyShare  = "ModifyImageSharePermission"
+	actionSyncImages   = "SyncImages"
+	actionDeleteImages = "DeleteImages"
+
+	// Codes of calls the client held back and never sent.
+	codeRateLimited  = "ClientError.RateLimited"
+	codeEndpointDown = "ClientError.EndpointDown"
 )
 
 // Options configure every client the factory makes.
@@ -68,7 +73,11 @@ func NewFactory(opts Options) *Factory {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 15 * time.Second
 	}
-	return &Factory{opts: opts, clients: map[string]*Client{}, breaker: &breaker{}}
+	endpoint := opts.Endpoint
+	if endpoint == "" {
+		endpoint = DefaultEndpoint
+	}
+	return &Factory{opts: opts, clients: map[string]*Client{}, breaker: newBreaker(endpoint)}
 }
 
 // ClientFor returns the client for creds, creating it on first use.
@@ -201,13 +210,13 @@ func (c *Client) limiter(action string) *rate.Limiter {
 // often.
 func (c *Client) call(ctx context.Context, region, action, slot string, req, resp any, about subject) error {
 	if wait := c.breaker.allow(time.Now()); wait > 0 {
-		observeCall(action, "ClientError.EndpointDown", 0)
+		observeCall(action, codeEndpointDown, 0)
 		return &cloud.Error{Op: action, Code: codeNetworkError, Reason: cloud.ReasonCloudError,
 			Message: "the endpoint did not answer recently; waiting before trying again", RetryAfter: wait}
 	}
 	if wait := c.admit(action, region+"/"+slot, cloud.IsLowPriority(ctx)); wait > 0 {
-		observeCall(action, "ClientError.RateLimited", 0)
-		return &cloud.Error{Op: action, Code: "ClientError.RateLimited", Reason: cloud.ReasonThrottled,
+		observeCall(action, codeRateLimited, 0)
+		return &cloud.Error{Op: action, Code: codeRateLimited, Reason: cloud.ReasonThrottled,
 			Message: fmt.Sprintf("client-side limit of %g calls/s reached", c.opts.QPS), RetryAfter: wait}
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
@@ -231,11 +240,16 @@ func (c *Client) call(ctx context.Context, region, action, slot string, req, res
 			ce.Reason, ce.RetryAfter = cloud.ReasonCloudError, time.Second
 		}
 		observeCall(action, ce.Code, time.Since(start))
+		if ce.Reason == cloud.ReasonThrottled {
+			throttled.WithLabelValues(action).Inc()
+		}
 		c.breaker.record(time.Now(), ce.RequestID == "" && ce.Reason == cloud.ReasonCloudError)
+		about.audit.write(ctx, region, resp, ce)
 		return ce
 	}
 	c.breaker.record(time.Now(), false)
 	observeCall(action, "Success", time.Since(start))
+	about.audit.write(ctx, region, resp, nil)
 	return nil
 }
 
@@ -310,18 +324,20 @@ func (c *Client) Copy(ctx context.Context, region, imageID string, destinations 
 	req := syncImagesRequest{ImageIds: []string{imageID}, DestinationRegions: destinations, ImageName: name,
 		ImageSetRequired: true}
 	resp := &syncImagesResponse{BaseResponse: &tchttp.BaseResponse{}}
-	if err := c.call(ctx, region, actionSyncImages, imageID, req, resp, subject{regions: destinations}); err != nil {
+	about := subject{regions: destinations, audit: &auditLine{action: actionSyncImages, imageID: imageID,
+		done: "Copied image to regions", failed: "Could not copy image to regions",
+		kv: []any{"destinationRegions", destinations}}}
+	if err := c.call(ctx, region, actionSyncImages, imageID, req, resp, about); err != nil {
 		return nil, err
 	}
-	out := map[string]string{}
-	for _, img := range resp.Response.ImageSet {
-		out[img.Region] = img.ImageID
-	}
-	return out, nil
+	return resp.copies(), nil
 }
 
 // Delete implements cloud.Client.
 func (c *Client) Delete(ctx context.Context, region, imageID string) error {
 	resp := &deleteImagesResponse{BaseResponse: &tchttp.BaseResponse{}}
-	return c.call(ctx, region, "DeleteImages", imageID, deleteImagesRequest{ImageIds: []string{imageID}}, resp, subject{})
+	about := subject{audit: &auditLine{action: actionDeleteImages, imageID: imageID, done: "Deleted image",
+		failed: "Could not delete image"}}
+	return c.call(ctx, region, actionDeleteImages, imageID, deleteImagesRequest{ImageIds: []string{imageID}}, resp,
+		about)
 }

@@ -63,7 +63,8 @@ func (c *Client) modifyChunk(ctx context.Context, region, imageID, permission st
 		if attempt > 0 {
 			slot = fmt.Sprintf("%s#%d", imageID, attempt)
 		}
-		return c.call(ctx, region, actionModifyShare, slot, req, resp, subject{accounts: accounts})
+		return c.call(ctx, region, actionModifyShare, slot, req, resp, subject{accounts: accounts,
+			audit: shareAudit(imageID, permission, accounts)})
 	}
 	isDone := func(err error) (*cloud.Error, bool) {
 		ce := cloud.AsError(err)
