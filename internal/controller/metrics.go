@@ -43,8 +43,6 @@ var readyReasons = []string{cvmv1alpha1.ReasonProgressing, cvmv1alpha1.ReasonIma
 	cvmv1alpha1.ReasonImageNotShareable, cvmv1alpha1.ReasonInvalidAccounts, cvmv1alpha1.ReasonCredentialsMissing,
 	cvmv1alpha1.ReasonCredentialsInvalid, cvmv1alpha1.ReasonPermissionDenied, cvmv1alpha1.ReasonConflict,
 	cvmv1alpha1.ReasonDriftDetected, cvmv1alpha1.ReasonCopyFailed,
-	// The reasons of spec.expiresAt and spec.accountsFrom (issue #15), spelt
-	// out so this list does not depend on their constants.
 	cvmv1alpha1.ReasonExpired, cvmv1alpha1.ReasonAccountsSourceNotFound}
 
 // objectsCollector counts ImageShares at scrape time from the manager's
