@@ -65,6 +65,9 @@ var managerNeeds = []grant{
 		why: "status patches"},
 	{group: "cvm.imageshare.dev", resource: "imageshares/finalizers", verbs: []string{"update"},
 		why: "setting the finalizer where OwnerReferencesPermissionEnforcement is on"},
+	{group: "", resource: "configmaps", verbs: []string{"create", "get", "list", "update", "watch"},
+		why: "spec.accountsFrom: a metadata-only informer (list, watch) so an edit re-plans, then one direct " +
+			"GET for the data (no cache of ConfigMap data); spec.publish: create and update the owned ConfigMap"},
 	{group: "events.k8s.io", resource: "events", verbs: []string{"create", "patch"}, why: "the controller's events"},
 	{group: "coordination.k8s.io", resource: "leases", verbs: []string{"create", "get", "update"},
 		tolerated: []string{"delete", "list", "patch", "watch"}, namespaced: true,
