@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -223,6 +224,11 @@ func (r *ImageShareReconciler) regionEntry(ctx context.Context, cl cloud.Client,
 	if s.leaving {
 		if len(s.view.managed) > 0 {
 			st.Message = fmt.Sprintf("Cancelling shares of copy %s in %s", c.copyID, c.region)
+			if refused := refusedCancels(s.view); len(refused) == len(s.view.managed) {
+				st.Reason = cvmv1alpha1.ReasonInvalidAccounts
+				st.Message = fmt.Sprintf("The cloud refused to cancel the shares of copy %s in %s with %s; the "+
+					"cancel is retried at each resync", c.copyID, c.region, strings.Join(refused, ", "))
+			}
 			return st
 		}
 		return r.leaveCopy(ctx, cl, s.m, c, res, direct, st)

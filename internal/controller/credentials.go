@@ -66,7 +66,8 @@ func (r *ImageShareReconciler) credentials(ctx context.Context, obj *cvmv1alpha1
 	switch {
 	case apierrors.IsNotFound(err):
 		return r.noCredentials(cvmv1alpha1.ReasonCredentialsMissing, fmt.Sprintf(
-			"Secret %s/%s not found: create it with keys %s and %s", obj.Namespace, ref.Name, SecretIDKey, SecretKeyKey))
+			"Secret %s/%s not found: create it with keys %s and %s%s", obj.Namespace, ref.Name, SecretIDKey, SecretKeyKey,
+				orphanHint(obj)))
 	case err != nil:
 		v := progressing(cvmv1alpha1.ReasonProgressing, fmt.Sprintf("Reading Secret %s/%s failed: retrying",
 			obj.Namespace, ref.Name))
@@ -144,4 +145,13 @@ func malformedKey(c cloud.Credentials) string {
 		return TokenKey
 	}
 	return ""
+}
+
+// orphanHint tells a deleting object without keys how to end its deletion
+// anyway: its shares cannot be cancelled without them.
+func orphanHint(obj *cvmv1alpha1.ImageShare) string {
+	if obj.DeletionTimestamp.IsZero() {
+		return ""
+	}
+	return "; or set deletionPolicy to Orphan to finish the deletion and leave its shares"
 }

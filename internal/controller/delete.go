@@ -49,6 +49,12 @@ func (r *ImageShareReconciler) reconcileDelete(m *member, st deleteState) verdic
 	if !holdsCopies {
 		return verdict{release: true}
 	}
+	if st.regions != nil && len(st.regions.pending) == 0 && len(st.regions.stalled) > 0 && st.regions.err == nil {
+		// Only refused cancels are left on the copies: wait for the resync, do not poll.
+		return r.stalled(cvmv1alpha1.ReasonInvalidAccounts, fmt.Sprintf(
+			"Copies not cleaned up before deletion: %s; retried at each resync: cancel them in the console, or "+
+				"set deletionPolicy to Orphan to leave them", strings.Join(st.regions.stalled, "; ")))
+	}
 	v := progressing(cvmv1alpha1.ReasonProgressing, msgCleaningCopies)
 	if st.regions != nil && len(st.regions.pending) > 0 {
 		v.message = fmt.Sprintf("%s: %s", msgCleaningCopies, strings.Join(st.regions.pending, "; "))
@@ -64,19 +70,25 @@ func (r *ImageShareReconciler) reconcileDelete(m *member, st deleteState) verdic
 	return v
 }
 
-// cancelsOwed is the verdict of a deleting member whose managed shares are
-// not all cancelled yet. Cancels the cloud refused for the account itself are
-// retried at each resync, not polled: the object is Stalled on them, and a
-// person can cancel them by hand or switch deletionPolicy to Orphan.
-func (r *ImageShareReconciler) cancelsOwed(view accountView) verdict {
+// refusedCancels are the managed accounts whose CANCEL the cloud refused for
+// the account itself, as "account (reason)", sorted.
+func refusedCancels(view accountView) []string {
 	var refused []string
 	for _, f := range view.failed {
 		if slices.Contains(view.managed, f.AccountID) && !retryableReason(f.Reason) {
 			refused = append(refused, fmt.Sprintf("%s (%s)", f.AccountID, f.Reason))
 		}
 	}
-	if len(refused) == len(view.managed) {
-		slices.Sort(refused)
+	slices.Sort(refused)
+	return refused
+}
+
+// cancelsOwed is the verdict of a deleting member whose managed shares are
+// not all cancelled yet. Cancels the cloud refused for the account itself are
+// retried at each resync, not polled: the object is Stalled on them, and a
+// person can cancel them by hand or switch deletionPolicy to Orphan.
+func (r *ImageShareReconciler) cancelsOwed(view accountView) verdict {
+	if refused := refusedCancels(view); len(refused) == len(view.managed) {
 		return r.stalled(cvmv1alpha1.ReasonInvalidAccounts, fmt.Sprintf(
 			"The cloud refused to cancel the shares of %s before deletion; the cancel is retried at each resync: "+
 				"cancel them in the console, or set deletionPolicy to Orphan to leave them",

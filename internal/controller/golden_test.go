@@ -116,7 +116,8 @@ var _ = Describe("Golden-image fields: accountsFrom, expiresAt, publish, forced 
 
 		By("someone cancels the share in the console; the resync is an hour away")
 		Expect(h.ownerClient().Cancel(context.Background(), gz, imgA, []string{r2})).To(Succeed())
-		Consistently(h.sharedWithFn(imgA), 2*time.Second, 200*time.Millisecond).Should(BeEmpty())
+		// Long enough that the last read is no longer fresh for a forced one.
+		Consistently(h.sharedWithFn(imgA), minForcedReadInterval, 200*time.Millisecond).Should(BeEmpty())
 
 		h.update("web", func(o *cvmv1alpha1.ImageShare) {
 			o.Annotations = map[string]string{ReconcileRequestedAnnotation: "now-1"}

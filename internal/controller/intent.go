@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -27,10 +28,17 @@ const PendingSharesAnnotation = "cvm.imageshare.dev/pending-shares"
 // status.lastHandledReconcileAt once handled.
 const ReconcileRequestedAnnotation = "cvm.imageshare.dev/reconcile-requested-at"
 
-// reconcileRequested reports whether o asks for a fresh read not yet handled.
-func reconcileRequested(o *cvmv1alpha1.ImageShare) bool {
+// minForcedReadInterval is how recent a read must be to count as fresh for
+// a forced one: a tenant rewriting the annotation in a loop cannot spend the
+// identity's shared rate budget faster than this.
+const minForcedReadInterval = 10 * time.Second
+
+// reconcileRequested reports whether o asks for a fresh read not yet handled,
+// and its last read is not already that fresh.
+func reconcileRequested(o *cvmv1alpha1.ImageShare, now time.Time) bool {
 	v, ok := o.Annotations[ReconcileRequestedAnnotation]
-	return ok && v != o.Status.LastHandledReconcileAt
+	fresh := o.Status.LastSyncTime != nil && now.Sub(o.Status.LastSyncTime.Time) < minForcedReadInterval
+	return ok && v != o.Status.LastHandledReconcileAt && !fresh
 }
 
 // pendingShares reads the annotation's accounts for one scope ("" for the

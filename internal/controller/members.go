@@ -186,11 +186,9 @@ func (r *ImageShareReconciler) prepare(ctx context.Context, m *member) error {
 			return nil
 		}
 	}
-	if !m.deleting() {
-		if v := r.resolveAccounts(ctx, m); v != nil {
-			m.v = *v // frozen: nothing is shared or cancelled for it
-			return nil
-		}
+	if v := r.resolveAccounts(ctx, m); v != nil && !m.deleting() {
+		m.v = *v // frozen: nothing is shared or cancelled for it
+		return nil
 	}
 	creds, identity, v := r.credentials(ctx, m.obj)
 	if v != nil {

@@ -93,7 +93,7 @@ func (r *ImageShareReconciler) shareList(ctx context.Context, cl cloud.Client, k
 // needs a share list read for it; anything else accepts this period's read.
 func (r *ImageShareReconciler) needsFreshRead(key imageKey, identity string, members []*member) bool {
 	for _, m := range members {
-		if reconcileRequested(m.obj) || (m.specChanged() || m.deleting()) && !r.reads.covered(identity, key, m.obj) {
+		if reconcileRequested(m.obj, r.now()) || (m.specChanged() || m.deleting()) && !r.reads.covered(identity, key, m.obj) {
 			return true
 		}
 	}
@@ -106,7 +106,7 @@ func (r *ImageShareReconciler) needsFreshRead(key imageKey, identity string, mem
 func (r *ImageShareReconciler) describe(ctx context.Context, cl cloud.Client, key imageKey, g *group,
 	now time.Time) (metaEntry, bool, error) {
 	if e, ok := r.reads.meta(g.identity, key, r.readMaxAge(), now); ok &&
-		!slices.ContainsFunc(g.members, func(m *member) bool { return reconcileRequested(m.obj) }) {
+		!slices.ContainsFunc(g.members, func(m *member) bool { return reconcileRequested(m.obj, now) }) {
 		return e, e.found, nil
 	}
 	ids := append([]string{key.ImageID}, r.peers(ctx, key, g, now)...)

@@ -45,7 +45,10 @@ func newSeat(m *member, scope string, listed []string, managed []string, failed 
 	}
 	s.managed = slices.Clone(managed)
 	for _, a := range pendingShares(m.obj, scope) {
-		if !slices.Contains(s.managed, a) && !m.observe() {
+		// Only an account the object lists can have been shared for it: an
+		// entry written by hand for anything else never makes it managed.
+		lists := slices.Contains(m.obj.Spec.AccountIDs, a) || slices.Contains(m.list, a)
+		if !slices.Contains(s.managed, a) && !m.observe() && lists {
 			s.managed = append(s.managed, a)
 		}
 	}
@@ -219,6 +222,11 @@ func seatFailures(s *seat, res *actResult, plan planner.Plan, managed map[string
 	for _, a := range s.listed {
 		if _, bad := s.knownBad[a]; bad && !after[a] {
 			failed[a] = knownBadEntry(s, a)
+		}
+		if slices.Contains(res.deferred, a) && !after[a] {
+			failed[a] = cvmv1alpha1.FailedAccount{AccountID: a, Reason: cvmv1alpha1.AccountReasonShareLimitExceeded,
+				Message: "The image is at its share limit until a cancel the cloud refused goes through: " +
+					"retried at each resync"}
 		}
 		if (plan.OverLimit[a] || res.overQuota[a]) && !after[a] {
 			failed[a] = cvmv1alpha1.FailedAccount{AccountID: a, Reason: cvmv1alpha1.AccountReasonShareLimitExceeded,

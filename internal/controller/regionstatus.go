@@ -39,13 +39,14 @@ func summarize(m *member, regions []*copyRegion) regionSummary {
 		switch {
 		case st.Reason == cvmv1alpha1.ReasonCopyRetained:
 			// Left, cleaned up, and kept only because someone else shares it.
-		case !wantsRegion(m, c.region) || st.Reason == "" && !st.Ready:
-			sum.pending = append(sum.pending, line)
-		case st.Reason != "":
+		case st.Reason != "" && (wantsRegion(m, c.region) || st.Reason == cvmv1alpha1.ReasonInvalidAccounts):
+			// A region left with refused cancels waits for the resync, like the source.
 			sum.stalled = append(sum.stalled, line)
 			if sum.reason == "" {
 				sum.reason = st.Reason
 			}
+		case !wantsRegion(m, c.region) || !st.Ready:
+			sum.pending = append(sum.pending, line)
 		}
 	}
 	slices.Sort(sum.stalled)

@@ -157,6 +157,7 @@ func TestUnitPublishAndForceRead(t *testing.T) {
 	if n := len(e.owner().CallsTo("ListShares")); n != 0 {
 		t.Fatalf("a plain re-reconcile read the share list %d times", n)
 	}
+	e.r.now = func() time.Time { return unitNow.Add(minForcedReadInterval + time.Second) }
 	e.update(nsA, "web", func(o *cvmv1alpha1.ImageShare) {
 		o.Generation-- // an annotation is not a spec change
 		o.Annotations = map[string]string{ReconcileRequestedAnnotation: "2026-03-04T05:06:07Z"}
@@ -174,5 +175,19 @@ func TestUnitPublishAndForceRead(t *testing.T) {
 	e.mustReconcile(unitImgA, 1)
 	if n := len(e.owner().CallsTo("ListShares")); n != 0 {
 		t.Fatalf("a handled request kept forcing reads: %d", n)
+	}
+
+	// A tenant rewriting the annotation in a loop: a read younger than
+	// minForcedReadInterval counts as fresh, so no call is spent on it.
+	e.update(nsA, "web", func(o *cvmv1alpha1.ImageShare) {
+		o.Generation--
+		o.Annotations = map[string]string{ReconcileRequestedAnnotation: "again"}
+	})
+	e.mustReconcile(unitImgA, 1)
+	if n := len(e.owner().CallsTo("ListShares")); n != 0 {
+		t.Fatalf("a request right after a read forced %d more reads", n)
+	}
+	if got = e.mustGet(nsA, "web"); got.Status.LastHandledReconcileAt != "again" {
+		t.Fatalf("lastHandledReconcileAt = %q, want the request echoed", got.Status.LastHandledReconcileAt)
 	}
 }

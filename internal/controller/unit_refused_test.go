@@ -1,7 +1,9 @@
 package controller
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -156,4 +158,79 @@ func testMemberDeleting() *member {
 	m := testMember("web", cvmv1alpha1.ModeMerge, "100000000002")
 	m.obj.DeletionTimestamp = &metav1.Time{Time: time.Unix(1, 0)}
 	return m
+}
+
+// TestUnitRefusedCopyCancelWaitsForResync: a refused CANCEL on a copy (the
+// region was removed, or the object is deleting) stalls on InvalidAccounts
+// until the resync instead of polling the copy every few seconds.
+func TestUnitRefusedCopyCancelWaitsForResync(t *testing.T) {
+	const sh = "ap-shanghai"
+	for _, deleting := range []bool{false, true} {
+		t.Run(map[bool]string{false: "region removed", true: "object deleted"}[deleting], func(t *testing.T) {
+			e := newUnitEnv(t)
+			e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
+			unitImage(e.owner(), unitImgA)
+			o := unitIMS(nsA, "web", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2)
+			o.Spec.ReplicaRegions = []string{sh}
+			e.create(o)
+			e.mustReconcile(unitImgA, 2)
+			e.expectReason(nsA, "web", cvmv1alpha1.ReasonShared)
+			c := e.owner()
+			c.CancelFn = func(_ context.Context, region, id string, accounts []string) error {
+				if region == sh {
+					return &cloud.Error{Op: "ModifyImageSharePermission", Code: "Fake.AccountNotFound",
+						Reason: cloud.ReasonAccountNotFound, Account: accounts[0], Message: "closed account"}
+				}
+				img, _ := c.Image(region, id)
+				c.AddImage(img, slices.DeleteFunc(c.Shares(region, id), func(a string) bool {
+					return slices.Contains(accounts, a)
+				})...)
+				return nil
+			}
+			if deleting {
+				e.remove(nsA, "web")
+			} else {
+				e.update(nsA, "web", func(o *cvmv1alpha1.ImageShare) { o.Spec.ReplicaRegions = nil })
+			}
+			res, err := e.reconcile(unitImgA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := e.expectReason(nsA, "web", cvmv1alpha1.ReasonInvalidAccounts)
+			if !strings.Contains(unitReady(got), sh) || !strings.Contains(unitReady(got), "each resync") {
+				t.Fatalf("the message does not name the copy's region and the retry: %s", unitReady(got))
+			}
+			if res.RequeueAfter < e.r.ResyncPeriod {
+				t.Fatalf("requeued after %s: a refused copy cancel must wait for the resync", res.RequeueAfter)
+			}
+		})
+	}
+}
+
+// TestUnitDeferredShareWaitsForResync: at the share limit, a share that
+// waits for room a refused cancel would have freed is ShareLimitExceeded
+// until the resync, not Progressing with a one-second poll.
+func TestUnitDeferredShareWaitsForResync(t *testing.T) {
+	const r7 = "200000000007"
+	e := newUnitEnv(t) // share limit 5
+	e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
+	unitImage(e.owner(), unitImgA, unitConsole)
+	e.create(unitIMS(nsA, "a", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2, unitR4))
+	e.create(unitIMS(nsA, "b", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR5, unitR6))
+	e.mustReconcile(unitImgA, 1)
+	expectStrings(t, "shares at the limit", e.owner().Shares(unitRegion, unitImgA),
+		unitSorted(unitConsole, unitR2, unitR4, unitR5, unitR6))
+
+	e.owner().AccountErrors = map[string]cloud.Reason{unitR4: cloud.ReasonAccountNotFound}
+	e.update(nsA, "a", func(o *cvmv1alpha1.ImageShare) { o.Spec.AccountIDs = []string{unitR2} })
+	e.update(nsA, "b", func(o *cvmv1alpha1.ImageShare) { o.Spec.AccountIDs = []string{unitR5, unitR6, r7} })
+	res, err := e.reconcile(unitImgA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.expectReason(nsA, "a", cvmv1alpha1.ReasonInvalidAccounts)
+	e.expectReason(nsA, "b", cvmv1alpha1.ReasonShareLimitExceeded)
+	if res.RequeueAfter < e.r.ResyncPeriod {
+		t.Fatalf("requeued after %s: nothing can change before the resync", res.RequeueAfter)
+	}
 }
