@@ -67,7 +67,7 @@ func (r *ImageShareReconciler) credentials(ctx context.Context, obj *cvmv1alpha1
 	case apierrors.IsNotFound(err):
 		return r.noCredentials(cvmv1alpha1.ReasonCredentialsMissing, fmt.Sprintf(
 			"Secret %s/%s not found: create it with keys %s and %s%s", obj.Namespace, ref.Name, SecretIDKey, SecretKeyKey,
-				orphanHint(obj)))
+			orphanHint(obj)))
 	case err != nil:
 		v := progressing(cvmv1alpha1.ReasonProgressing, fmt.Sprintf("Reading Secret %s/%s failed: retrying",
 			obj.Namespace, ref.Name))
