@@ -47,6 +47,7 @@ import (
 	"github.com/imageshare/imageshare-operator/internal/cloud"
 	"github.com/imageshare/imageshare-operator/internal/cloud/tencent"
 	"github.com/imageshare/imageshare-operator/internal/controller"
+	"github.com/imageshare/imageshare-operator/internal/policy"
 	"github.com/imageshare/imageshare-operator/internal/version"
 	// +kubebuilder:scaffold:imports
 )
@@ -256,6 +257,16 @@ func main() {
 		},
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "imageshare")
+		os.Exit(1)
+	}
+	if err := (&policy.Reconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("imagesharepolicy-controller"), Cloud: factory,
+		Options: policy.Options{ResyncPeriod: resyncPeriod, MaxConcurrentReconciles: maxConcurrent,
+			EnvCredentials: cloud.Credentials{SecretID: os.Getenv("TENCENTCLOUD_SECRET_ID"),
+				SecretKey: os.Getenv("TENCENTCLOUD_SECRET_KEY"), Token: os.Getenv("TENCENTCLOUD_SESSION_TOKEN")}},
+	}).SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "Failed to create controller", "controller", "imagesharepolicy")
 		os.Exit(1)
 	}
 	// +kubebuilder:scaffold:builder
