@@ -63,7 +63,7 @@ func describeFull(t *testing.T, addr string, params map[string]any) []listedImag
 }
 
 func ids(images []listedImage) []string {
-	out := []string{}
+	out := make([]string, 0, len(images))
 	for _, img := range images {
 		out = append(out, img.ImageID)
 	}

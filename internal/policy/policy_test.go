@@ -86,7 +86,7 @@ func (w *world) children(policy string) func() []string {
 		var list cvmv1alpha1.ImageShareList
 		Expect(k8sClient.List(context.Background(), &list, client.InNamespace(w.ns),
 			client.MatchingLabels{cvmv1alpha1.PolicyLabel: policy})).To(Succeed())
-		out := []string{}
+		out := make([]string, 0, len(list.Items))
 		for _, c := range list.Items {
 			out = append(out, c.Name)
 		}
@@ -118,7 +118,7 @@ func imageExists(id string) bool { return sharedWith(id)() != nil }
 // postImage adds a build at runtime through the emulator's HTTP endpoint.
 func postImage(id, name string, tags map[string]string) {
 	GinkgoHelper()
-	tagJSON := []string{}
+	tagJSON := make([]string, 0, len(tags))
 	for k, v := range tags {
 		tagJSON = append(tagJSON, fmt.Sprintf("%q: %q", k, v))
 	}
