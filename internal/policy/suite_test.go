@@ -1,33 +1,28 @@
 package policy_test
 
 import (
-	"context"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/cloud/tencent"
 	"github.com/imageshare/imageshare-operator/internal/controller"
 	"github.com/imageshare/imageshare-operator/internal/emulator"
 	"github.com/imageshare/imageshare-operator/internal/policy"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
 // The suite runs one manager with both controllers (as cmd/main.go wires
@@ -94,51 +89,32 @@ var _ = BeforeSuite(func() {
 	u, err := url.Parse(srv.URL)
 	Expect(err).NotTo(HaveOccurred())
 
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+	factory := tencent.NewFactory(tencent.Options{Endpoint: u.Host, Scheme: "http", QPS: 100})
+	stop, err := testenv.RunManager(cfg, ctrl.Options{Scheme: scheme}, func(mgr ctrl.Manager) error {
+		if err := (&controller.ImageShareReconciler{
+			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
+			Recorder: mgr.GetEventRecorder("imageshare-controller"), Cloud: factory,
+			Options: controller.Options{ShareLimit: 50, ResyncPeriod: time.Hour, Regions: []string{gz, sh},
+				MaxConcurrentReconciles: 2},
+		}).SetupWithManager(mgr); err != nil {
+			return err
+		}
+		return (&policy.Reconciler{
+			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
+			Recorder: mgr.GetEventRecorder("imagesharepolicy-controller"), Cloud: factory,
+			Options: policy.Options{ResyncPeriod: resync, MaxConcurrentReconciles: 2},
+		}).SetupWithManager(mgr)
 	})
 	Expect(err).NotTo(HaveOccurred())
-	factory := tencent.NewFactory(tencent.Options{Endpoint: u.Host, Scheme: "http", QPS: 100})
-	Expect((&controller.ImageShareReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("imageshare-controller"), Cloud: factory,
-		Options: controller.Options{ShareLimit: 50, ResyncPeriod: time.Hour, Regions: []string{gz, sh},
-			MaxConcurrentReconciles: 2},
-	}).SetupWithManager(mgr)).To(Succeed())
-	Expect((&policy.Reconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("imagesharepolicy-controller"), Cloud: factory,
-		Options: policy.Options{ResyncPeriod: resync, MaxConcurrentReconciles: 2},
-	}).SetupWithManager(mgr)).To(Succeed())
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer GinkgoRecover()
-		defer close(done)
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
-	DeferCleanup(func() {
-		cancel()
-		<-done
-	})
+	DeferCleanup(func() { Expect(stop()).To(Succeed()) })
 })
 
 // startControlPlane starts kube-apiserver and etcd with the project's CRDs
-// and stops them when the suite ends. It is the only envtest code here, so a
-// shared test harness can replace it.
+// (the shared harness) and stops them when the suite ends.
 func startControlPlane() *rest.Config {
 	GinkgoHelper()
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		Fail("KUBEBUILDER_ASSETS is not set: run `make test`, or set it to the directory hack/envtest-assets.sh prints")
-	}
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := env.Start()
+	cp, err := testenv.StartControlPlane(testenv.ControlPlaneOptions{})
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(env.Stop)
-	return cfg
+	DeferCleanup(cp.Stop)
+	return cp.Config
 }

@@ -61,7 +61,7 @@ var managerNeeds = []grant{
 			"update only for the in-use finalizer"},
 	{group: "cvm.imageshare.dev", resource: "imageshares",
 		verbs: []string{"create", "delete", "get", "list", "patch", "update", "watch"},
-		why:   "the informer (list, watch), finalizer patches; an ImageSharePolicy creates, updates and deletes its children"},
+		why:   "the informer (list, watch), finalizer patches; a policy creates, updates and deletes its children"},
 	{group: "cvm.imageshare.dev", resource: "imageshares/status", verbs: []string{"get", "patch", "update"},
 		why: "status patches"},
 	{group: "cvm.imageshare.dev", resource: "imageshares/finalizers", verbs: []string{"update"},
