@@ -21,6 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,6 +47,7 @@ import (
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/cloud/tencent"
 	"github.com/imageshare/imageshare-operator/internal/controller"
+	"github.com/imageshare/imageshare-operator/internal/policy"
 	"github.com/imageshare/imageshare-operator/internal/version"
 	// +kubebuilder:scaffold:imports
 )
@@ -272,6 +274,19 @@ func main() {
 	}
 	if err := controller.RegisterMetrics(mgr); err != nil {
 		setupLog.Error(err, "Failed to register the ImageShare metrics")
+		os.Exit(1)
+	}
+	envNamespaces := scope.envNamespaces()
+	if err := (&policy.Reconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("imagesharepolicy-controller"), Cloud: factory,
+		Options: policy.Options{ResyncPeriod: resyncPeriod, MaxConcurrentReconciles: maxConcurrent,
+			ManagerCredentials: managerCreds,
+			AllowEnvCredentials: func(ns string) bool {
+				return slices.Contains(envNamespaces, "*") || slices.Contains(envNamespaces, ns)
+			}},
+	}).SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "Failed to create controller", "controller", "imagesharepolicy")
 		os.Exit(1)
 	}
 	// +kubebuilder:scaffold:builder

@@ -133,6 +133,13 @@ type Client interface {
 	// Delete deletes an image; Tencent refuses while it is shared
 	// (ReasonImageInUse).
 	Delete(ctx context.Context, region, imageID string) error
+	// ListPrivateImages returns the caller's own images (PRIVATE_IMAGE, in
+	// any state) in region that sel matches, sorted by ID. Tags are filtered
+	// by the provider (tag:<key>), the name prefix client-side; the whole
+	// list is read, page by page (100 images a call), so a failed page fails
+	// the call and no partial list is ever returned. Images shared to the
+	// caller, public and marketplace images are never listed.
+	ListPrivateImages(ctx context.Context, region string, sel ImageSelector) ([]ListedImage, error)
 }
 
 // Factory makes a Client for a set of credentials. Implementations should

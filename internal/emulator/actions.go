@@ -54,6 +54,8 @@ const (
 	filterImageID   = "image-id"
 	filterImageType = "image-type"
 	filterImageName = "image-name"
+	// filterTagPrefix starts the tag:<key> filter, whose values are the tag values to match.
+	filterTagPrefix = "tag:"
 )
 
 // decode parses the JSON body into the action's request type. Parameter names are matched

@@ -87,13 +87,14 @@ func checkFilters(filters []wireFilter) *apiError {
 		if f.Name != nil {
 			name = *f.Name
 		}
-		switch name {
-		case filterImageID, filterImageType, filterImageName:
-		case "":
+		switch {
+		case name == filterImageID, name == filterImageType, name == filterImageName:
+		case name == "":
 			return errf(CodeInvalidFilter, "Every filter needs a Name.")
+		case strings.HasPrefix(name, filterTagPrefix) && len(name) > len(filterTagPrefix):
 		default:
-			return errf(CodeInvalidFilter, "The filter `%s` is not supported; use %s, %s or %s.",
-				name, filterImageID, filterImageType, filterImageName)
+			return errf(CodeInvalidFilter, "The filter `%s` is not supported; use %s, %s, %s or %s<key>.",
+				name, filterImageID, filterImageType, filterImageName, filterTagPrefix)
 		}
 		if len(f.Values) == 0 {
 			return errf(CodeInvalidParameterValue, "The filter `%s` needs at least one value.", name)
@@ -125,6 +126,12 @@ func matchesFilters(img *image, caller string, filters []wireFilter) bool {
 			field = img.typeFor(caller)
 		case filterImageName:
 			field = img.name
+		default: // tag:<key>, checked by checkFilters
+			value, tagged := img.tags[strings.TrimPrefix(*f.Name, filterTagPrefix)]
+			if !tagged {
+				return false
+			}
+			field = value
 		}
 		if !slices.Contains(f.Values, field) {
 			return false
@@ -167,7 +174,16 @@ func (img *image) render(caller string, now time.Time) wireImage {
 			DiskSize:   50,
 			Encrypt:    img.encrypted,
 		}},
-		Tags:        []wireTag{},
+		Tags:        img.wireTags(),
 		LicenseType: img.license,
 	}
+}
+
+// wireTags are the image's tags as the API lists them, sorted by key; never nil.
+func (img *image) wireTags() []wireTag {
+	out := make([]wireTag, 0, len(img.tags))
+	for _, k := range slices.Sorted(maps.Keys(img.tags)) {
+		out = append(out, wireTag{Key: k, Value: img.tags[k]})
+	}
+	return out
 }

@@ -41,6 +41,8 @@ const (
 	// StatePath and StatsPath are the test endpoints outside the Tencent API.
 	StatePath = "/_emulator/state"
 	StatsPath = "/_emulator/stats"
+	// ImagesPath adds an image at runtime (POST, one seed image as JSON): a new build arriving.
+	ImagesPath = "/_emulator/images"
 	// DefaultImageQuota is the custom images an account may hold per region
 	// (what DescribeImageQuota reports) when the seed does not say.
 	DefaultImageQuota = 500
@@ -86,6 +88,7 @@ type image struct {
 	id, region, owner, name, typ, state, license string
 	encrypted                                    bool
 	created                                      time.Time
+	tags                                         map[string]string
 	shares                                       map[string]time.Time // account -> shared at
 	// syncStart and syncUntil bound a SyncImages copy in progress; zero otherwise.
 	syncStart, syncUntil time.Time
@@ -133,14 +136,7 @@ func New(seed *Seed) (*Emulator, error) {
 	}
 	start := e.now().UTC()
 	for _, si := range s.Images {
-		img := &image{
-			id: si.ID, region: si.Region, owner: si.Owner, name: si.Name, typ: si.Type, state: si.State,
-			license: si.LicenseType, encrypted: si.Encrypted, created: start, shares: map[string]time.Time{},
-		}
-		for _, acct := range si.SharedWith {
-			img.shares[acct] = start
-		}
-		e.images[si.ID] = img
+		e.images[si.ID] = newImage(si, start)
 		if _, ok := e.regions[si.Region]; !ok {
 			// A region only the seed knows is a test region; copies may go there too.
 			e.regions[si.Region] = si.Region
@@ -157,6 +153,8 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.serveJSON(w, r, func() any { return e.State() })
 	case StatsPath:
 		e.serveJSON(w, r, func() any { return e.Stats() })
+	case ImagesPath:
+		e.serveAddImage(w, r)
 	default:
 		e.serveAPI(w, r)
 	}

@@ -27,6 +27,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"sigs.k8s.io/yaml"
 )
@@ -126,6 +127,12 @@ type SeedImage struct {
 	Encrypted bool `json:"encrypted,omitempty"`
 	// SharedWith lists the accounts the image is shared with at start.
 	SharedWith []string `json:"sharedWith,omitempty"`
+	// Tags are the image's tags (key to value), as DescribeImages reports them
+	// in Tags and filters them with tag:<key>.
+	Tags map[string]string `json:"tags,omitempty"`
+	// CreatedTime is when the image was made, RFC 3339; empty means the time
+	// the seed is loaded (or, for POST /_emulator/images, the time of the call).
+	CreatedTime string `json:"createdTime,omitempty"`
 }
 
 // ParseSeed parses and validates a YAML (or JSON) seed and fills in its defaults.
@@ -333,6 +340,10 @@ func normalizeImage(img SeedImage, known map[string]bool, limit int) (SeedImage,
 	if img.LicenseType != LicenseTencentCloud && img.LicenseType != LicenseBYOL {
 		return img, fmt.Errorf("licenseType %q: must be %s or %s", img.LicenseType, LicenseTencentCloud, LicenseBYOL)
 	}
+	if err := checkTagsAndTime(img); err != nil {
+		return img, err
+	}
+	img.Tags = maps.Clone(img.Tags)
 	if img.Type == ImageTypePublic && len(img.SharedWith) > 0 {
 		return img, errors.New("a public image cannot have sharedWith")
 	}
@@ -363,6 +374,33 @@ func normalizeShares(in []string, owner string, known map[string]bool) ([]string
 		out = append(out, id)
 	}
 	return out, nil
+}
+
+// Tencent's tag limits: keys up to 127 characters, values up to 255, at most 50 tags per resource.
+const (
+	maxTagKeyLen   = 127
+	maxTagValueLen = 255
+	maxTags        = 50
+)
+
+func checkTagsAndTime(img SeedImage) error {
+	if len(img.Tags) > maxTags {
+		return fmt.Errorf("tags: %d tags, at most %d are allowed", len(img.Tags), maxTags)
+	}
+	for _, k := range slices.Sorted(maps.Keys(img.Tags)) {
+		switch {
+		case k == "" || len(k) > maxTagKeyLen:
+			return fmt.Errorf("tags: key %q must be 1 to %d characters", k, maxTagKeyLen)
+		case len(img.Tags[k]) > maxTagValueLen:
+			return fmt.Errorf("tags: value of %q is longer than %d characters", k, maxTagValueLen)
+		}
+	}
+	if img.CreatedTime != "" {
+		if _, err := time.Parse(time.RFC3339, img.CreatedTime); err != nil {
+			return fmt.Errorf("createdTime %q is not an RFC 3339 time such as 2026-11-27T10:00:00Z", img.CreatedTime)
+		}
+	}
+	return nil
 }
 
 func isKnownState(state string) bool {

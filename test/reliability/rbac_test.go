@@ -59,15 +59,24 @@ var managerNeeds = []grant{
 	{group: "", resource: "secrets", verbs: []string{"get", "update"},
 		why: "credentialsRef: one direct GET in the object's namespace; no list, no watch, no cache; " +
 			"update only for the in-use finalizer"},
-	{group: "cvm.imageshare.dev", resource: "imageshares", verbs: []string{"get", "list", "patch", "update", "watch"},
-		why: "the informer (list, watch), finalizer patches"},
+	{group: "cvm.imageshare.dev", resource: "imageshares",
+		verbs: []string{"create", "delete", "get", "list", "patch", "update", "watch"},
+		why:   "the informer (list, watch), finalizer patches; a policy creates, updates and deletes its children"},
 	{group: "cvm.imageshare.dev", resource: "imageshares/status", verbs: []string{"get", "patch", "update"},
 		why: "status patches"},
 	{group: "cvm.imageshare.dev", resource: "imageshares/finalizers", verbs: []string{"update"},
 		why: "setting the finalizer where OwnerReferencesPermissionEnforcement is on"},
+	// The ImageSharePolicy controller (internal/policy, issue #15).
+	{group: "cvm.imageshare.dev", resource: "imagesharepolicies", verbs: []string{"get", "list", "update", "watch"},
+		why: "the policy informer (list, watch), its finalizer (update)"},
+	{group: "cvm.imageshare.dev", resource: "imagesharepolicies/status", verbs: []string{"get", "patch", "update"},
+		why: "policy status patches"},
+	{group: "cvm.imageshare.dev", resource: "imagesharepolicies/finalizers", verbs: []string{"update"},
+		why: "owner references to the policy where OwnerReferencesPermissionEnforcement is on"},
 	{group: "", resource: "configmaps", verbs: []string{"create", "get", "list", "update", "watch"},
 		why: "spec.accountsFrom: a metadata-only informer (list, watch) so an edit re-plans, then one direct " +
-			"GET for the data (no cache of ConfigMap data); spec.publish: create and update the owned ConfigMap"},
+			"GET for the data (no cache of ConfigMap data); spec.publish (ImageShare and ImageSharePolicy): " +
+			"create and update the owned ConfigMap"},
 	{group: "events.k8s.io", resource: "events", verbs: []string{"create", "patch"}, why: "the controller's events"},
 	{group: "coordination.k8s.io", resource: "leases", verbs: []string{"create", "get", "update"},
 		tolerated: []string{"delete", "list", "patch", "watch"}, namespaced: true,

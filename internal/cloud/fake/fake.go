@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/imageshare/imageshare-operator/internal/cloud"
 )
@@ -32,8 +33,11 @@ type Call struct {
 	// Accounts are Share's and Cancel's accounts, DescribeImages' IDs, or
 	// Copy's destination regions, as passed.
 	Accounts []string
-	// Name is FindImagesByName's and Copy's name argument.
+	// Name is FindImagesByName's and Copy's name argument, and
+	// ListPrivateImages' name prefix.
 	Name string
+	// Tags are ListPrivateImages' selector tags, as passed.
+	Tags map[string]string
 }
 
 // Client is an in-memory cloud.Client. Set the function fields and the
@@ -56,6 +60,8 @@ type Client struct {
 	CopyFn func(ctx context.Context, region, imageID string, destinations []string, name string) (map[string]string, error)
 	// DeleteFn, when set, replaces the default Delete.
 	DeleteFn func(ctx context.Context, region, imageID string) error
+	// ListPrivateImagesFn, when set, replaces the default ListPrivateImages.
+	ListPrivateImagesFn func(ctx context.Context, region string, sel cloud.ImageSelector) ([]cloud.ListedImage, error)
 
 	// ShareLimit, when positive, is the most accounts an image may be shared
 	// with; a Share that would go over fails with ShareLimitExceeded and
@@ -79,6 +85,9 @@ type Client struct {
 type entry struct {
 	img    cloud.Image
 	shares map[string]bool
+	// created and tags are what ListPrivateImages reports (SetMeta).
+	created time.Time
+	tags    map[string]string
 }
 
 var _ cloud.Client = (*Client)(nil)
@@ -107,6 +116,18 @@ func (c *Client) AddImage(img cloud.Image, shares ...string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.images[key(img.Region, img.ID)] = e
+}
+
+// SetMeta sets the creation time and tags ListPrivateImages reports for an
+// image. It reports whether the image exists.
+func (c *Client) SetMeta(region, imageID string, created time.Time, tags map[string]string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.images[key(region, imageID)]
+	if ok {
+		e.created, e.tags = created, maps.Clone(tags)
+	}
+	return ok
 }
 
 // SetState changes an image's state, e.g. to let a SYNCING copy finish.
@@ -150,6 +171,7 @@ func (c *Client) Calls() []Call {
 	out := make([]Call, len(c.calls))
 	for i, call := range c.calls {
 		call.Accounts = slices.Clone(call.Accounts)
+		call.Tags = maps.Clone(call.Tags)
 		out[i] = call
 	}
 	return out
@@ -169,6 +191,7 @@ func (c *Client) ResetCalls() {
 
 func (c *Client) record(call Call) {
 	call.Accounts = slices.Clone(call.Accounts)
+	call.Tags = maps.Clone(call.Tags)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.calls = append(c.calls, call)

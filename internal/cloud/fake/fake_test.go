@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/imageshare/imageshare-operator/internal/cloud"
 )
@@ -172,5 +173,30 @@ func TestFactory(t *testing.T) {
 	f.ClientForFn = func(cloud.Credentials) (cloud.Client, error) { return nil, errors.New("boom") }
 	if _, err := f.ClientFor(cloud.Credentials{SecretID: "AKIDone", SecretKey: "k"}); err == nil {
 		t.Fatal("ClientForFn not used")
+	}
+}
+
+func TestListPrivateImages(t *testing.T) {
+	c := seeded()
+	c.AddImage(cloud.Image{ID: "img-gold0001", Region: gz, Name: "golden-1"})
+	c.AddImage(cloud.Image{ID: "img-gold0002", Region: gz, Name: "golden-2", Type: cloud.ImageTypeShared})
+	c.AddImage(cloud.Image{ID: "img-gold0003", Region: sh, Name: "golden-3"})
+	if !c.SetMeta(gz, "img-gold0001", time.Unix(100, 0), map[string]string{"team": "platform"}) {
+		t.Fatal("SetMeta: image not found")
+	}
+	got, err := c.ListPrivateImages(context.Background(), gz,
+		cloud.ImageSelector{NamePrefix: "golden-", Tags: map[string]string{"team": "platform"}})
+	if err != nil || len(got) != 1 || got[0].ID != "img-gold0001" || !got[0].CreatedTime.Equal(time.Unix(100, 0)) {
+		t.Fatalf("got %+v, %v; want img-gold0001 only, with its creation time", got, err)
+	}
+	calls := c.CallsTo("ListPrivateImages")
+	if len(calls) != 1 || calls[0].Name != "golden-" || calls[0].Tags["team"] != "platform" {
+		t.Errorf("calls %+v, want one with the prefix and tags", calls)
+	}
+	c.ListPrivateImagesFn = func(context.Context, string, cloud.ImageSelector) ([]cloud.ListedImage, error) {
+		return nil, errors.New("boom")
+	}
+	if _, err := c.ListPrivateImages(context.Background(), gz, cloud.ImageSelector{}); err == nil {
+		t.Error("ListPrivateImagesFn was not used")
 	}
 }

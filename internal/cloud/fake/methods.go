@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/imageshare/imageshare-operator/internal/cloud"
 )
@@ -224,4 +225,26 @@ func (c *Client) Delete(ctx context.Context, region, imageID string) error {
 	}
 	delete(c.images, key(region, imageID))
 	return nil
+}
+
+// ListPrivateImages implements cloud.Client: the private images in region
+// that sel matches, sorted by ID, with the metadata SetMeta gave them.
+func (c *Client) ListPrivateImages(ctx context.Context, region string, sel cloud.ImageSelector) (
+	[]cloud.ListedImage, error) {
+	c.record(Call{Op: "ListPrivateImages", Region: region, Name: sel.NamePrefix, Tags: sel.Tags})
+	if c.ListPrivateImagesFn != nil {
+		return c.ListPrivateImagesFn(ctx, region, sel)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []cloud.ListedImage
+	for _, e := range c.images {
+		if e.img.Region != region || e.img.Type != cloud.ImageTypePrivate || !sel.Matches(e.img.Name, e.tags) {
+			continue
+		}
+		out = append(out, cloud.ListedImage{ID: e.img.ID, Name: e.img.Name, State: e.img.State,
+			CreatedTime: e.created, Tags: maps.Clone(e.tags)})
+	}
+	slices.SortFunc(out, func(a, b cloud.ListedImage) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
 }

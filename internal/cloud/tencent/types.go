@@ -35,6 +35,14 @@ type image struct {
 	LicenseType string     `json:"LicenseType"`
 	IsEncrypted bool       `json:"IsEncrypted"`
 	SnapshotSet []snapshot `json:"SnapshotSet"`
+	CreatedTime string     `json:"CreatedTime"`
+	Tags        []tag      `json:"Tags"`
+}
+
+// tag is the SDK's Tag: one key and its value.
+type tag struct {
+	Key   string `json:"Key"`
+	Value string `json:"Value"`
 }
 
 func (i image) toCloud(region string) cloud.Image {

@@ -1,5 +1,6 @@
--- Argo CD health of a cvm.imageshare.dev/ImageShare, read from the kstatus triad
--- (Ready, Reconciling, Stalled) the controller writes. It uses the Lua language
+-- Argo CD health of a cvm.imageshare.dev/ImageShare or ImageSharePolicy (the same
+-- script serves both kinds; cvm.imageshare.dev/ImageSharePolicy/health.lua is a copy),
+-- read from the kstatus triad (Ready, Reconciling, Stalled) the controller writes. It uses the Lua language
 -- only, no library function (no ipairs, no string.*, no table.*), because
 -- argocd-cm health scripts run without the standard libraries by default.
 --
@@ -8,9 +9,14 @@
 --                spec or outside the cluster can help; the message says which
 --   Progressing  anything else: no status yet, a generation the controller has
 --                not seen, Reconciling=True, a pending deletion
+-- kind names the controller in the messages: ImageShare or ImageSharePolicy.
+local kind = "ImageShare"
+if obj.kind ~= nil and obj.kind ~= "" then
+  kind = obj.kind
+end
 local hs = {
   status = "Progressing",
-  message = "Waiting for the ImageShare controller to report status"
+  message = "Waiting for the " .. kind .. " controller to report status"
 }
 
 local function findCondition(conditions, conditionType)
@@ -42,7 +48,7 @@ local function describe(c)
 end
 
 if obj.metadata ~= nil and obj.metadata.deletionTimestamp ~= nil then
-  hs.message = "Pending deletion: waiting for the ImageShare controller to release its finalizer"
+  hs.message = "Pending deletion: waiting for the " .. kind .. " controller to release its finalizer"
   return hs
 end
 
@@ -55,7 +61,7 @@ if status == nil or status.observedGeneration == nil or status.observedGeneratio
   return hs
 end
 if generation ~= nil and status.observedGeneration ~= generation then
-  hs.message = "Waiting for the ImageShare controller to observe generation " .. generation ..
+  hs.message = "Waiting for the " .. kind .. " controller to observe generation " .. generation ..
     " (status describes generation " .. status.observedGeneration .. ")"
   return hs
 end
