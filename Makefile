@@ -93,6 +93,10 @@ verify: controller-gen ## Fail when generated files (CRDs, RBAC, deepcopy) are s
 	fi; echo "verify: generated files are up to date"
 	@$(MAKE) --no-print-directory chart-check
 
+.PHONY: readme-flags
+readme-flags: ## Write the manager's flags (from `go run ./cmd --help`) into README.md's flag table.
+	go run ./hack/readme-flags
+
 .PHONY: envtest-assets
 envtest-assets: envtest ## Provide kube-apiserver, etcd and kubectl for envtest (builds them once if offline).
 	@hack/envtest-assets.sh "$(ENVTEST)" "$(ENVTEST_K8S_VERSION)" "$(LOCALBIN)" >/dev/null
