@@ -79,7 +79,7 @@ CROSS_PLATFORMS ?= darwin/arm64
 vet-cross: ## Run go vet (which compiles the tests too) for each of CROSS_PLATFORMS (macOS).
 	@for p in $(CROSS_PLATFORMS); do \
 		echo "GOOS=$${p%/*} GOARCH=$${p#*/} go vet ./..."; \
-		GOOS="$${p%/*}" GOARCH="$${p#*/}" go vet ./...; \
+		GOOS="$${p%/*}" GOARCH="$${p#*/}" go vet ./... || exit 1; \
 	done
 
 .PHONY: verify
