@@ -10,6 +10,9 @@
 #      by its published v0.x.y release. The result goes into setup-envtest's
 #      store, so it is built once per machine (about 12 minutes on 2 cores).
 #
+# The platform is Go's (`go env GOOS GOARCH`): linux-amd64 on most CI machines, darwin-arm64 on
+# an Apple silicon Mac. The script needs bash and POSIX tools only (no GNU coreutils).
+#
 # Progress goes to stderr; stdout carries only the final path.
 #
 # Usage: hack/envtest-assets.sh SETUP_ENVTEST_BIN K8S_VERSION BIN_DIR
@@ -25,10 +28,33 @@ log() { printf 'envtest-assets: %s\n' "$*" >&2; }
 # setup-envtest's own store, so the binaries are found by `setup-envtest use -i`
 # from any checkout on this machine (CI included) and never built twice.
 STORE=${ENVTEST_STORE:-${XDG_DATA_HOME:-$HOME/.local/share}/kubebuilder-envtest}
-PLATFORM_DIR="$STORE/k8s/${K8S_VERSION}-linux-amd64"
+GOOS=$(go env GOOS)
+GOARCH=$(go env GOARCH)
+PLATFORM_DIR="$STORE/k8s/${K8S_VERSION}-${GOOS}-${GOARCH}"
 
 have_assets() {
   [[ -x "$1/kube-apiserver" && -x "$1/etcd" && -x "$1/kubectl" ]]
+}
+
+# with_timeout SECONDS CMD... runs CMD, killed after SECONDS. macOS has no timeout(1) unless
+# coreutils are installed (as gtimeout), so a watchdog in the background stands in for it.
+with_timeout() {
+  local secs=$1
+  shift
+  if command -v timeout >/dev/null 2>&1; then
+    timeout "$secs" "$@"
+  elif command -v gtimeout >/dev/null 2>&1; then
+    gtimeout "$secs" "$@"
+  else
+    "$@" &
+    local pid=$!
+    (sleep "$secs" && kill "$pid") >/dev/null 2>&1 &
+    local watchdog=$!
+    local rc=0
+    wait "$pid" || rc=$?
+    kill "$watchdog" 2>/dev/null || true
+    return "$rc"
+  fi
 }
 
 finish() {
@@ -40,25 +66,28 @@ finish() {
 }
 
 # 1. Already installed (by us or by setup-envtest).
-if path=$("$ENVTEST" use "$K8S_VERSION" -i --bin-dir "$STORE" -p path 2>/dev/null) && have_assets "$path"; then
+if path=$("$ENVTEST" use "$K8S_VERSION" -i --os "$GOOS" --arch "$GOARCH" --bin-dir "$STORE" -p path 2>/dev/null) &&
+  have_assets "$path"; then
   finish "$path"
 fi
 
 # 2. Normal download, bounded so an unreachable network fails fast.
-log "Downloading envtest binaries for Kubernetes $K8S_VERSION with setup-envtest..."
-if path=$(timeout 60 "$ENVTEST" use "$K8S_VERSION" --bin-dir "$STORE" -p path 2>/dev/null) && have_assets "$path"; then
+log "Downloading envtest binaries for Kubernetes $K8S_VERSION ($GOOS/$GOARCH) with setup-envtest..."
+if path=$(with_timeout 60 "$ENVTEST" use "$K8S_VERSION" --os "$GOOS" --arch "$GOARCH" --bin-dir "$STORE" -p path \
+  2>/dev/null) && have_assets "$path"; then
   finish "$path"
 fi
 
 # 3. Build from the Go module proxy.
-log "Download failed (no internet?). Building kube-apiserver and etcd $K8S_VERSION from the Go module proxy."
+log "Download failed (no internet?). Building kube-apiserver and etcd $K8S_VERSION for $GOOS/$GOARCH from the Go module proxy."
 log "This happens once per machine and takes about 12 minutes on 2 cores; later runs take seconds."
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/envtest-build.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 OUT="$WORK/out"
 mkdir -p "$OUT"
-export GOFLAGS=-mod=mod GOWORK=off GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+# GOOS and GOARCH are exported so the binaries are built for the platform the store directory names.
+export GOFLAGS=-mod=mod GOWORK=off GOTOOLCHAIN=${GOTOOLCHAIN:-local} GOOS GOARCH
 
 KUBE_MOD=$(go mod download -json "k8s.io/kubernetes@v${K8S_VERSION}" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
 [[ -f "$KUBE_MOD" ]] || { log "could not download k8s.io/kubernetes@v${K8S_VERSION}"; exit 1; }

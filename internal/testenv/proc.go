@@ -17,27 +17,24 @@ limitations under the License.
 package testenv
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
 
-// Process is one process a harness started. StartTime (from /proc, in clock ticks since boot)
-// tells it apart from a later process that got the same pid, so that a stale record never
+// Process is one process a harness started. StartTime (from /proc in clock ticks since boot on
+// Linux, from ps(1) in seconds since the epoch elsewhere) tells it apart from a later process that got the same pid, so that a stale record never
 // leads to signalling a stranger.
 type Process struct {
 	// Name is one of the Process* names.
 	Name string `json:"name"`
 	// PID is the process ID.
 	PID int `json:"pid"`
-	// StartTime is field 22 of /proc/PID/stat.
+	// StartTime is field 22 of /proc/PID/stat on Linux, ps's lstart in Unix seconds elsewhere.
 	StartTime uint64 `json:"startTime"`
 }
 
@@ -138,63 +135,37 @@ func ReadProcesses(path string) ([]Process, error) {
 	return procs, nil
 }
 
+// procStat is what the harness needs to know about a process, from /proc on Linux and from
+// ps(1) elsewhere (proc_linux.go, proc_other.go).
 type procStat struct {
-	name      string
-	state     byte
-	ppid      int
-	pgid      int
+	pid   int
+	name  string
+	state byte
+	ppid  int
+	pgid  int
+	// startTime tells a process from a later one with the same pid: clock ticks since boot on
+	// Linux, seconds since the epoch elsewhere. Only ever compared with a value from the same
+	// machine.
 	startTime uint64
-}
-
-// readStat parses /proc/PID/stat. The name is in parentheses and may hold spaces and
-// parentheses itself, so the fields are counted from the last ')'.
-func readStat(pid int) (procStat, error) {
-	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return procStat{}, fmt.Errorf("read stat of pid %d: %w", pid, err)
-	}
-	open, end := bytes.IndexByte(data, '('), bytes.LastIndexByte(data, ')')
-	if open < 0 || end < open {
-		return procStat{}, fmt.Errorf("parse stat of pid %d: no name", pid)
-	}
-	// fields[0] is field 3 (state); field N is fields[N-3].
-	fields := strings.Fields(string(data[end+1:]))
-	if len(fields) < 20 {
-		return procStat{}, fmt.Errorf("parse stat of pid %d: %d fields", pid, len(fields)+2)
-	}
-	st := procStat{name: string(data[open+1 : end]), state: fields[0][0]}
-	var errs [3]error
-	st.ppid, errs[0] = strconv.Atoi(fields[1])
-	st.pgid, errs[1] = strconv.Atoi(fields[2])
-	st.startTime, errs[2] = strconv.ParseUint(fields[19], 10, 64)
-	if err := errors.Join(errs[:]...); err != nil {
-		return procStat{}, fmt.Errorf("parse stat of pid %d: %w", pid, err)
-	}
-	return st, nil
 }
 
 // childProcesses finds the children of parent that want says are the ones sought, given their
 // executable name and command line.
 func childProcesses(parent int, want func(name string, args []string) bool) ([]Process, error) {
-	entries, err := os.ReadDir("/proc")
+	all, err := listProcesses()
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}
 	var out []Process
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
+	for _, st := range all {
+		if st.ppid != parent {
 			continue
 		}
-		st, err := readStat(pid)
-		if err != nil || st.ppid != parent {
-			continue // gone meanwhile, or not ours
+		args, err := processArgs(st.pid)
+		if err != nil || !want(st.name, args) {
+			continue // gone meanwhile, or not sought
 		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !want(st.name, strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")) {
-			continue
-		}
-		out = append(out, Process{Name: st.name, PID: pid, StartTime: st.startTime})
+		out = append(out, Process{Name: st.name, PID: st.pid, StartTime: st.startTime})
 	}
 	return out, nil
 }

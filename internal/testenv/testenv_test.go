@@ -17,6 +17,7 @@ limitations under the License.
 package testenv
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,7 +25,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -138,18 +138,59 @@ func TestProcessIdentity(t *testing.T) {
 
 // groupMembers counts the live (not zombie) processes of process group pgid.
 func groupMembers(pgid int) int {
-	entries, _ := os.ReadDir("/proc")
+	procs, _ := listProcesses()
 	n := 0
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if st, err := readStat(pid); err == nil && st.pgid == pgid && st.state != 'Z' {
+	for _, st := range procs {
+		if st.pgid == pgid && st.state != 'Z' {
 			n++
 		}
 	}
 	return n
+}
+
+// TestPSProcessTable checks the ps(1) reader that systems without /proc use against the /proc
+// one (on Linux; elsewhere they are the same reader).
+func TestPSProcessTable(t *testing.T) {
+	if _, err := exec.LookPath("ps"); err != nil {
+		t.Skip("no ps on this machine")
+	}
+	cmd := exec.Command("sleep", "58")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for _, pid := range []int{os.Getpid(), cmd.Process.Pid} {
+		want, err := readStat(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := psStat(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.pid != pid || got.ppid != want.ppid || got.pgid != want.pgid || got.name != want.name ||
+			got.state == 0 || got.startTime == 0 {
+			t.Errorf("psStat(%d) = %+v; /proc says %+v", pid, got, want)
+		}
+	}
+	if args, err := psArgs(cmd.Process.Pid); err != nil || !slices.Equal(args, []string{"sleep", "58"}) {
+		t.Errorf("psArgs = %q, %v", args, err)
+	}
+	all, err := psList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(all, func(st procStat) bool { return st.pid == cmd.Process.Pid && st.ppid == os.Getpid() }) {
+		t.Errorf("psList has no sleep child %d", cmd.Process.Pid)
+	}
+	if _, err := psStat(1 << 30); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("psStat of a pid that does not exist: %v", err)
+	}
+	st, err := parsePSLine("  412     1   412 Ss   Wed Dec  2 10:47:33 2026 /Users/me/Library/Application Support/x/etcd\n")
+	if err != nil || st.pid != 412 || st.ppid != 1 || st.pgid != 412 || st.state != 'S' || st.name != "etcd" ||
+		st.startTime == 0 {
+		t.Errorf("parsePSLine = %+v, %v", st, err)
+	}
 }
 
 func TestProcessesFile(t *testing.T) {
@@ -210,13 +251,13 @@ func TestRunLongHeartbeat(t *testing.T) {
 }
 
 func TestChildProcesses(t *testing.T) {
-	cmd := exec.Command("sleep", "59", "1") // GNU sleep adds them up; the pair marks this child
+	cmd := exec.Command("sleep", "59") // one operand: BSD and macOS sleep take no more
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	found, err := childProcesses(os.Getpid(), func(name string, args []string) bool {
-		return name == "sleep" && len(args) == 3 && args[1] == "59" && args[2] == "1"
+		return name == "sleep" && slices.Equal(args, []string{"sleep", "59"})
 	})
 	if err != nil {
 		t.Fatal(err)
