@@ -45,10 +45,12 @@ func newSeat(m *member, scope string, listed []string, managed []string, failed 
 	}
 	s.managed = slices.Clone(managed)
 	for _, a := range pendingShares(m.obj, scope) {
-		// Only an account the object lists can have been shared for it: an
-		// entry written by hand for anything else never makes it managed.
-		lists := slices.Contains(m.obj.Spec.AccountIDs, a) || slices.Contains(m.list, a)
-		if !slices.Contains(s.managed, a) && !m.observe() && lists {
+		// Every entry counts, also for an account the spec no longer lists:
+		// the spec may have changed while a manager that had just shared it
+		// was down, and that share must still be cancelled. (Anyone who may
+		// edit the object can write the record; objects of one identity are
+		// one tenant, as an Exclusive object of that identity shows.)
+		if !slices.Contains(s.managed, a) && !m.observe() {
 			s.managed = append(s.managed, a)
 		}
 	}
