@@ -22,8 +22,13 @@ const configMapField = "spec.accountsFrom.configMapKeyRef.name"
 // accountIDPattern is what spec.accountIds admits (a root account's UIN).
 var accountIDPattern = regexp.MustCompile(`^[1-9][0-9]{4,19}$`)
 
-// maxLineInStatus bounds how much of a bad line status quotes.
-const maxLineInStatus = 64
+// maxLineInStatus bounds how much of a bad line status quotes, and
+// maxBadLines how many bad lines it lists: a wrong key holding a whole file
+// must not push the status past the API server's size limit.
+const (
+	maxLineInStatus = 64
+	maxBadLines     = 50
+)
 
 // configMapsOf are namespace/name of the ConfigMaps o reads accounts from.
 func configMapsOf(o *cvmv1alpha1.ImageShare) []string {
@@ -80,7 +85,7 @@ func (r *ImageShareReconciler) resolveAccounts(ctx context.Context, m *member) *
 			case line == "" || slices.Contains(list, line):
 			case accountIDPattern.MatchString(line):
 				list = append(list, line)
-			default:
+			case len(m.badLines) < maxBadLines:
 				m.badLines = append(m.badLines, badLine(line, ref))
 			}
 		}

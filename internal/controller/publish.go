@@ -33,9 +33,9 @@ func published(o *cvmv1alpha1.ImageShare) map[string]string {
 // publish keeps m's spec.publish ConfigMap in step with its status, owned by
 // the ImageShare (so a cluster's garbage collector removes it with it). It
 // is read with a direct GET (no ConfigMap cache) and written only when its
-// data changes. A ConfigMap of that name that someone else made (another
-// controller owns it, or it holds data) is left alone, with a Warning event
-// once per generation.
+// data changes. A ConfigMap of that name that this ImageShare does not own
+// is never adopted or overwritten: a Warning event says so, once per
+// generation.
 func (r *ImageShareReconciler) publish(ctx context.Context, m *member) error {
 	p := m.obj.Spec.Publish
 	if p == nil || m.deleting() || m.v.release || m.v.gone {
@@ -62,19 +62,15 @@ func (r *ImageShareReconciler) publish(ctx context.Context, m *member) error {
 		return fmt.Errorf("get configmap %s: %w", name, err)
 	}
 	if !metav1.IsControlledBy(&cm, m.obj) {
-		if owner := metav1.GetControllerOf(&cm); owner != nil || len(cm.Data) > 0 {
-			if !m.specChanged() {
-				return nil // said once for this generation
-			}
+		// Never adopted: deleting the ImageShare would delete it with it.
+		if m.specChanged() { // said once for this generation
 			r.Recorder.Eventf(m.obj, nil, corev1.EventTypeWarning, "PublishConflict", "Publish",
-				"ConfigMap %s exists and is not this ImageShare's: not overwritten; rename spec.publish.configMapName",
-				name.Name)
-			return nil
+				"ConfigMap %s exists and is not this ImageShare's: not overwritten; rename spec.publish.configMapName "+
+					"or delete that ConfigMap", name.Name)
 		}
-		if err := controllerutil.SetControllerReference(m.obj, &cm, r.Scheme); err != nil {
-			return fmt.Errorf("own configmap %s: %w", name, err)
-		}
-	} else if maps.Equal(cm.Data, data) {
+		return nil
+	}
+	if maps.Equal(cm.Data, data) {
 		return nil
 	}
 	cm.Data = data
