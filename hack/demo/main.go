@@ -242,7 +242,7 @@ func runDemo(ctx context.Context, cfg config) error {
 	rep.Elapsed = time.Since(start).Round(time.Second).String()
 	if cfg.keep {
 		kept = true
-		err := errors.Join(testenv.WriteProcesses(cfg.pids(), st.Processes), rep.write(cfg.report))
+		err := errors.Join(testenv.WriteProcesses(cfg.pids(), st.Processes), rep.Write(cfg.report))
 		printKeep(cfg, st)
 		if showErr != nil {
 			return fmt.Errorf("%w (the demo is left running for inspection; `make demo-stop` stops it)", showErr)
@@ -257,7 +257,7 @@ func runDemo(ctx context.Context, cfg config) error {
 	if stopErr == nil && rep.Stopped {
 		say("Stopped everything the demo started; no process left behind. Logs are in %s/", cfg.rel(cfg.dir))
 	}
-	if err := rep.write(cfg.report); err != nil {
+	if err := rep.Write(cfg.report); err != nil {
 		return errors.Join(showErr, stopErr, err)
 	}
 	if showErr != nil {

@@ -18,9 +18,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -30,42 +28,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
-	"github.com/imageshare/imageshare-operator/internal/emulator"
 	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
-// report is what --report writes: everything the e2e test needs to check the demo's outcome
-// without parsing prose.
-type report struct {
-	// Processes are every process the demo started, in start order.
-	Processes []testenv.Process `json:"processes"`
-	// Kubeconfig is the control plane's admin kubeconfig.
-	Kubeconfig string `json:"kubeconfig"`
-	// ImageShares are the ImageShares as the demo found them settled.
-	ImageShares []cvmv1alpha1.ImageShare `json:"imageShares"`
-	// Emulator is GET /_emulator/state at the end.
-	Emulator emulator.State `json:"emulator"`
-	// ShareTable is the share table exactly as printed.
-	ShareTable string `json:"shareTable"`
-	// Stopped is true when every process was gone after the demo stopped them.
-	Stopped bool `json:"stopped"`
-	// Elapsed is the demo's wall time.
-	Elapsed string `json:"elapsed"`
-}
-
-func (r *report) write(path string) error {
-	if path == "" {
-		return nil
-	}
-	data, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode report: %w", err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	return nil
-}
+// report is what --report writes (the e2e test reads it).
+type report = testenv.DemoReport
 
 // showcase applies the samples, waits until the controller has settled every ImageShare, and
 // prints what it did: kubectl's table, each Stalled object's message and the cloud's shares.

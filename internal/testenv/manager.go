@@ -97,6 +97,9 @@ type ManagerProcess struct {
 	Env []string
 	// Log receives its stdout and stderr.
 	Log *os.File
+	// LogPath, when Log is nil, is a file Start creates (truncating) for its stdout and stderr;
+	// the child holds the only descriptor of it.
+	LogPath string
 	// Probe, when an address, is its --health-probe-bind-address: Start waits until /readyz
 	// answers there.
 	Probe string
@@ -109,22 +112,26 @@ func (m ManagerProcess) Start(ctx context.Context) (*Child, error) {
 	if env == nil {
 		env = ManagerEnv()
 	}
-	c, err := StartChild(ProcessManager, m.Bin, m.Args, append(slices.Clone(env), "KUBECONFIG="+m.Kubeconfig), m.Log)
+	log := m.Log
+	if log == nil && m.LogPath != "" {
+		f, err := os.Create(m.LogPath)
+		if err != nil {
+			return nil, fmt.Errorf("create the manager log: %w", err)
+		}
+		defer func() { _ = f.Close() }()
+		log = f
+	}
+	c, err := StartChild(ProcessManager, m.Bin, m.Args, append(slices.Clone(env), "KUBECONFIG="+m.Kubeconfig), log)
 	if err != nil || m.Probe == "" || m.Probe == "0" {
 		return c, err
 	}
 	httpc := &http.Client{Timeout: 2 * time.Second}
 	err = c.WaitFor(ctx, startTimeout, func() (bool, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+m.Probe+"/readyz", nil)
-		if err != nil {
-			return false, fmt.Errorf("build readyz request: %w", err)
-		}
-		resp, err := httpc.Do(req)
+		_, code, err := Get(ctx, httpc, "http://"+m.Probe+"/readyz", nil)
 		if err != nil {
 			return false, nil //nolint:nilerr // not listening yet
 		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
+		return code == http.StatusOK, nil
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("start the manager: %w", err), c.Stop(stopTimeout))

@@ -21,8 +21,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -131,21 +129,9 @@ func WaitSettled(ctx context.Context, c client.Reader, o WaitOptions) ([]cvmv1al
 func FetchEmulatorState(ctx context.Context, addr string) (emulator.State, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+emulator.StatePath, nil)
-	if err != nil {
-		return emulator.State{}, fmt.Errorf("build state request: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	body, err := GetBody(ctx, "http://"+addr+emulator.StatePath)
 	if err != nil {
 		return emulator.State{}, fmt.Errorf("get emulator state: %w", err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return emulator.State{}, fmt.Errorf("read emulator state: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return emulator.State{}, fmt.Errorf("get emulator state: HTTP %d: %s", resp.StatusCode, body)
 	}
 	var st emulator.State
 	if err := json.Unmarshal(body, &st); err != nil {

@@ -123,7 +123,7 @@ func dryRun(t *testing.T, manifest string, namespaces ...string) {
 	t.Helper()
 	c := sharedControlPlane(t)
 	for _, ns := range namespaces {
-		if out, err := run(t, c.kubectl, "--kubeconfig", c.kubeconfig, "create", "namespace", ns); err != nil &&
+		if out, err := run(t, c.KubectlPath, "--kubeconfig", c.Kubeconfig, "create", "namespace", ns); err != nil &&
 			!strings.Contains(err.Error(), "AlreadyExists") {
 			t.Fatalf("kubectl create namespace %s: %v\n%s", ns, err, out)
 		}
@@ -132,7 +132,7 @@ func dryRun(t *testing.T, manifest string, namespaces ...string) {
 	if err := os.WriteFile(path, []byte(manifest), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := run(t, c.kubectl, "--kubeconfig", c.kubeconfig, "apply", "--dry-run=server", "-f", path)
+	out, err := run(t, c.KubectlPath, "--kubeconfig", c.Kubeconfig, "apply", "--dry-run=server", "-f", path)
 	if err != nil {
 		t.Fatalf("kubectl apply --dry-run=server: %v\n%s", err, out)
 	}

@@ -42,7 +42,7 @@ func TestOperationsSnippets(t *testing.T) {
 	c := sharedControlPlane(t)
 	kubectl := func(args ...string) string {
 		t.Helper()
-		out, err := run(t, c.kubectl, append([]string{"--kubeconfig", c.kubeconfig}, args...)...)
+		out, err := run(t, c.KubectlPath, append([]string{"--kubeconfig", c.Kubeconfig}, args...)...)
 		if err != nil {
 			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
@@ -72,8 +72,8 @@ func TestOperationsSnippets(t *testing.T) {
 	shell := func(script string) {
 		t.Helper()
 		cmd := exec.CommandContext(t.Context(), "bash", "-euo", "pipefail", "-c", script)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig,
-			"PATH="+filepath.Dir(c.kubectl)+string(os.PathListSeparator)+os.Getenv("PATH"))
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig,
+			"PATH="+filepath.Dir(c.KubectlPath)+string(os.PathListSeparator)+os.Getenv("PATH"))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("%v running:\n%s\n%s", err, script, out)
 		}

@@ -2,9 +2,7 @@ package chart
 
 import (
 	"bytes"
-	"io"
-	"net"
-	"net/http"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
 // TestInstaller renders the release bundle as `make build-installer VERSION=9.9.9` does (its
@@ -73,15 +73,15 @@ func TestManagerVersion(t *testing.T) {
 func checkBuildInfo(t *testing.T, bin string) {
 	t.Helper()
 	c := sharedControlPlane(t)
-	if out, err := run(t, c.kubectl, "--kubeconfig", c.kubeconfig, "apply", "-f",
+	if out, err := run(t, c.KubectlPath, "--kubeconfig", c.Kubeconfig, "apply", "-f",
 		filepath.Join(projectRoot(), "config", "crd", "bases")); err != nil {
 		t.Fatalf("install the CRD: %v\n%s", err, out)
 	}
-	metricsAddr, probeAddr := freeAddr(t), freeAddr(t)
+	metricsAddr, probeAddr := testenv.MustFreeAddr(t), testenv.MustFreeAddr(t)
 	var logs bytes.Buffer
 	cmd := exec.CommandContext(t.Context(), bin, "--metrics-bind-address="+metricsAddr, "--metrics-secure=false",
 		"--health-probe-bind-address="+probeAddr)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -89,11 +89,12 @@ func checkBuildInfo(t *testing.T, bin string) {
 
 	want := `imageshare_build_info{goversion="` + runtime.Version() + `",revision="0123abc",version="9.9.9"} 1`
 	var body string
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if body = scrape(t, "http://"+metricsAddr+"/metrics"); strings.Contains(body, want) {
-			break
+	_ = testenv.Eventually(t.Context(), time.Minute, 200*time.Millisecond, func() error {
+		if body = scrape(t, "http://"+metricsAddr+"/metrics"); !strings.Contains(body, want) {
+			return errors.New("no build info yet") // the check below says what is missing
 		}
-	}
+		return nil
+	})
 	// The log is read only after the process is gone: exec copies into it until then.
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
@@ -108,28 +109,8 @@ func checkBuildInfo(t *testing.T, bin string) {
 // scrape returns the body of a GET, or "" while the server is not up.
 func scrape(t *testing.T, url string) string {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return ""
-	}
-	defer func() { _ = resp.Body.Close() }()
-	data, _ := io.ReadAll(resp.Body)
+	data, _, _ := testenv.Get(t.Context(), nil, url, nil)
 	return string(data)
-}
-
-// freeAddr returns a loopback address with a port nothing listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String()
 }
 
 // TestArgoCDSnippet checks that the chart's README documents the Argo CD health check as it is

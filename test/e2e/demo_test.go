@@ -37,24 +37,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
-	"github.com/imageshare/imageshare-operator/internal/emulator"
 	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
 // demoTimeout bounds one run of the demo program; a run takes well under a minute with the
 // binaries cached, and this only stops a hung test.
 const demoTimeout = 5 * time.Minute
-
-// demoReport is the part of the demo's --report JSON the tests read.
-type demoReport struct {
-	Processes   []testenv.Process        `json:"processes"`
-	Kubeconfig  string                   `json:"kubeconfig"`
-	ImageShares []cvmv1alpha1.ImageShare `json:"imageShares"`
-	Emulator    emulator.State           `json:"emulator"`
-	ShareTable  string                   `json:"shareTable"`
-	Stopped     bool                     `json:"stopped"`
-}
 
 // demoRun is one run of the demo program.
 type demoRun struct {
@@ -131,7 +119,7 @@ var _ = Describe("make demo", Ordered, func() {
 
 	Context("run to the end", Ordered, func() {
 		var run demoRun
-		var rep demoReport
+		var rep testenv.DemoReport
 
 		BeforeAll(func() {
 			dir, err := os.MkdirTemp("", "imageshare-demo-")

@@ -22,7 +22,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -33,10 +32,6 @@ import (
 // The end-to-end suite drives the product the way a user does: the real kubectl
 // binary against a real kube-apiserver and etcd (envtest, on loopback), with the
 // CRDs from config/crd/bases. No Kind, no Docker, no cluster to bring.
-
-// kubectlTimeout bounds one kubectl call; it is far above what a call takes on a
-// loaded 2-core machine and only stops a hung test.
-const kubectlTimeout = 2 * time.Minute
 
 var (
 	// controlPlane is the suite's API server; its Kubeconfig is what kubectl uses.
@@ -83,9 +78,14 @@ var _ = AfterSuite(func() {
 
 // kubectl runs the real kubectl against the suite's control plane.
 func kubectl(args ...string) (stdout, stderr string, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), kubectlTimeout)
-	defer cancel()
-	stdout, stderr, err = controlPlane.Kubectl(ctx, args...)
+	return echoed(controlPlane.Kubectl, args...)
+}
+
+// echoed runs kubectl through run (a ControlPlane's or a Stack's Kubectl, which bound the call
+// with testenv's kubectl timeout) and echoes the command and its output to GinkgoWriter.
+func echoed(run func(context.Context, ...string) (string, string, error), args ...string) (stdout, stderr string,
+	err error) {
+	stdout, stderr, err = run(context.Background(), args...)
 	_, _ = fmt.Fprintf(GinkgoWriter, "$ kubectl %v\n%s%s", args, stdout, stderr)
 	return stdout, stderr, err
 }

@@ -17,7 +17,6 @@ limitations under the License.
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -101,13 +100,7 @@ var _ = Describe("The samples against the emulator, through kubectl", Ordered, f
 	const ns = "samples"
 	var st *testenv.Stack
 
-	run := func(args ...string) (string, string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), kubectlTimeout)
-		defer cancel()
-		stdout, stderr, err := st.Kubectl(ctx, args...)
-		_, _ = fmt.Fprintf(GinkgoWriter, "$ kubectl %v\n%s%s", args, stdout, stderr)
-		return stdout, stderr, err
-	}
+	run := func(args ...string) (string, string, error) { return echoed(st.Kubectl, args...) }
 	readyReason := func(name string) string {
 		out, _, err := run("get", "imageshare", name, "-n", ns, "-o",
 			`jsonpath={.status.conditions[?(@.type=="Ready")].reason}`)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -167,35 +166,11 @@ func checkDeployment(t *testing.T, c *testenv.ControlPlane) {
 	t.Helper()
 	var d appsv1.Deployment
 	getJSON(t, c, &d, "deployment", managerName, "-n", operatorNamespace)
-	pod := d.Spec.Template.Spec.SecurityContext
-	if pod == nil || pod.RunAsNonRoot == nil || !*pod.RunAsNonRoot {
-		t.Errorf("pod securityContext.runAsNonRoot is not true: %+v", pod)
-	}
-	if pod == nil || pod.SeccompProfile == nil || pod.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
-		t.Errorf("pod securityContext.seccompProfile is not RuntimeDefault: %+v", pod)
-	}
 	if len(d.Spec.Template.Spec.Containers) == 0 {
 		t.Fatal("the Deployment has no container")
 	}
-	for _, ctr := range d.Spec.Template.Spec.Containers {
-		sc := ctr.SecurityContext
-		if sc == nil {
-			t.Errorf("container %s has no securityContext", ctr.Name)
-			continue
-		}
-		if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
-			t.Errorf("container %s: readOnlyRootFilesystem is not true", ctr.Name)
-		}
-		if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
-			t.Errorf("container %s: allowPrivilegeEscalation is not false", ctr.Name)
-		}
-		if sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) ||
-			len(sc.Capabilities.Add) > 0 {
-			t.Errorf("container %s: capabilities %+v, want drop [ALL] and nothing added", ctr.Name, sc.Capabilities)
-		}
-		if sc.Privileged != nil && *sc.Privileged {
-			t.Errorf("container %s is privileged", ctr.Name)
-		}
+	for _, p := range testenv.PodHardening(&d.Spec.Template.Spec) {
+		t.Errorf("the stored Deployment: %s", p)
 	}
 	if d.Spec.Template.Spec.ServiceAccountName != managerName {
 		t.Errorf("the Deployment runs as %q, want %q", d.Spec.Template.Spec.ServiceAccountName, managerName)
@@ -330,11 +305,9 @@ func kubectl(t *testing.T, c *testenv.ControlPlane, args ...string) string {
 	return out
 }
 
+// kubectlErr runs kubectl, bounded by testenv's kubectl timeout, and returns its output.
 func kubectlErr(t *testing.T, c *testenv.ControlPlane, args ...string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	out, _, err := c.Kubectl(ctx, args...)
+	out, _, err := c.Kubectl(t.Context(), args...)
 	return out, err
 }
 

@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -420,21 +421,22 @@ func namespaceOf(name string) string {
 // with the given Ready reason.
 func (w *world) waitReason(t *testing.T, name, reason string) {
 	t.Helper()
-	deadline := time.Now().Add(settle)
 	last := ""
-	for time.Now().Before(deadline) {
+	err := testenv.Eventually(t.Context(), settle, 100*time.Millisecond, func() error {
 		o := &cvmv1alpha1.ImageShare{}
 		w.must(t, w.k8s.Get(t.Context(), client.ObjectKey{Namespace: namespaceOf(name), Name: name}, o))
 		ready := meta.FindStatusCondition(o.Status.Conditions, cvmv1alpha1.ConditionReady)
 		if ready != nil && o.Status.ObservedGeneration == o.Generation && ready.ObservedGeneration == o.Generation {
 			if ready.Reason == reason {
-				return
+				return nil
 			}
 			last = ready.Reason + ": " + ready.Message
 		}
-		time.Sleep(100 * time.Millisecond)
+		return errors.New("not yet") // the failure below quotes the last Ready condition
+	})
+	if err != nil {
+		t.Fatalf("%s did not reach reason %s within %s (last: %q)", name, reason, settle, last)
 	}
-	t.Fatalf("%s did not reach reason %s within %s (last: %q)", name, reason, settle, last)
 }
 
 // startManager runs the reconciler in-process as cmd/main.go wires it, against

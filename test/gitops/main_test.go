@@ -13,10 +13,7 @@
 package gitops
 
 import (
-	"fmt"
-	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/imageshare/imageshare-operator/internal/testenv"
@@ -25,33 +22,17 @@ import (
 // updateEnv names the variable that makes TestCapture rewrite the testdata.
 const updateEnv = "UPDATE_GITOPS_TESTDATA"
 
-var (
-	cpOnce sync.Once
-	cp     *testenv.ControlPlane
-	cpErr  error
-)
+// sharedControlPlane is a kube-apiserver and etcd with the ImageShare CRD, started on first
+// use; TestMain stops it. Tests that need no API server never start it.
+var sharedControlPlane testenv.SharedControlPlane
 
-// controlPlane starts, once per test binary, a kube-apiserver and etcd with the
-// ImageShare CRD; TestMain stops it. Tests that need no API server never start it.
+// controlPlane starts, once per test binary, the shared control plane.
 func controlPlane(t *testing.T) *testenv.ControlPlane {
 	t.Helper()
-	cpOnce.Do(func() { cp, cpErr = testenv.StartControlPlane(testenv.ControlPlaneOptions{}) })
-	if cpErr != nil {
-		t.Fatalf("start the control plane: %v", cpErr)
-	}
-	return cp
+	return sharedControlPlane.Get(t)
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if cp != nil {
-		if err := cp.Stop(); err != nil {
-			_, _ = fmt.Fprintf(os.Stderr, "stop control plane: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { sharedControlPlane.Main(m) }
 
 // projectPath is a path inside the repository.
 func projectPath(t *testing.T, elem ...string) string {

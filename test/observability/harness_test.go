@@ -2,9 +2,6 @@ package observability
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -65,19 +62,11 @@ func startManager(t *testing.T, kubeconfig, endpoint string) *manager {
 	if err := testenv.Build(t.Context(), root, dir, nil, testenv.ManagerBinary); err != nil {
 		t.Fatal(err)
 	}
-	addr, err := testenv.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr := testenv.MustFreeAddr(t)
 	m := &manager{metricsURL: "http://" + addr + "/metrics", logPath: filepath.Join(dir, "manager.log")}
-	log, err := os.Create(m.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = log.Close() }()
 	child, err := testenv.ManagerProcess{Bin: filepath.Join(dir, testenv.ManagerBinary), Kubeconfig: kubeconfig,
 		Args: testenv.ManagerArgs(endpoint, "0", "--metrics-bind-address="+addr, "--metrics-secure=false",
-			"--regions=ap-guangzhou,ap-shanghai", "--resync-period=1m"), Log: log}.Start(context.Background())
+			"--regions=ap-guangzhou,ap-shanghai", "--resync-period=1m"), LogPath: m.logPath}.Start(context.Background())
 	if err != nil {
 		t.Fatalf("start the manager: %v", err)
 	}
@@ -92,37 +81,14 @@ func startManager(t *testing.T, kubeconfig, endpoint string) *manager {
 
 // scrape returns the manager's /metrics page.
 func (m *manager) scrape(ctx context.Context) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.metricsURL, nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("scrape %s: %w", m.metricsURL, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", m.metricsURL, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("scrape %s: %s", m.metricsURL, resp.Status)
-	}
-	return string(body), nil
+	body, err := testenv.GetBody(ctx, m.metricsURL)
+	return string(body), err
 }
 
 // eventually retries f until it succeeds or timeout passes.
 func eventually(t *testing.T, timeout time.Duration, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", timeout, err)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := testenv.Eventually(t.Context(), timeout, 200*time.Millisecond, f); err != nil {
+		t.Fatalf("after %v: %v", timeout, err)
 	}
 }

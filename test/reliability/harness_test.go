@@ -22,8 +22,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -143,12 +141,6 @@ type managerConfig struct {
 func startManager(t *testing.T, name string, cfg managerConfig) *managerProc {
 	t.Helper()
 	c := requireCluster(t)
-	logFile, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
-	if err != nil {
-		t.Fatalf("create manager log: %v", err)
-	}
-	// The child holds its own descriptor of the log.
-	defer func() { _ = logFile.Close() }()
 	args := testenv.ManagerArgs(cfg.endpoint, "0", append([]string{
 		"--env-credentials-namespaces=*",
 		"--regions=" + strings.Join([]string{regionGZ, regionSH, "ap-beijing"}, ","),
@@ -157,8 +149,9 @@ func startManager(t *testing.T, name string, cfg managerConfig) *managerProc {
 	// Only what the manager needs: nothing of the developer's environment
 	// (TENCENTCLOUD_* in particular) leaks into a test.
 	env := append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, cfg.env...)
+	var err error
 	m.child, err = testenv.ManagerProcess{Bin: managerBin, Kubeconfig: c.managerKubeconfig, Args: args, Env: env,
-		Log: logFile}.Start(context.Background())
+		LogPath: filepath.Join(t.TempDir(), name+".log")}.Start(context.Background())
 	if err != nil {
 		t.Fatalf("start manager %s: %v", name, err)
 	}
@@ -211,16 +204,6 @@ func excerpt(s string, i int) string {
 	return s[max(0, i-200):min(len(s), i+800)]
 }
 
-// freePort returns a loopback address nobody listens on at the moment.
-func freePort(t *testing.T) string {
-	t.Helper()
-	addr, err := testenv.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
 // scrape reads a Prometheus text endpoint and sums the samples of metric
 // whose labels contain every one of labels (for example `code="InternalError"`).
 func scrape(body, metric string, labels ...string) float64 {
@@ -256,15 +239,12 @@ func allContained(s string, parts []string) bool {
 	return true
 }
 
+// httpGet GETs url within 10 s and returns the body and the status code.
 func httpGet(url string) (string, int, error) {
-	c := &http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		return "", 0, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	data, err := io.ReadAll(resp.Body)
-	return string(data), resp.StatusCode, err
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	data, code, err := testenv.Get(ctx, nil, url, nil)
+	return string(data), code, err
 }
 
 // ---------------------------------------------------------------------------
@@ -283,17 +263,10 @@ func eventually(t *testing.T, timeout, interval time.Duration, check func() erro
 // waitFor polls check until it returns nil, or returns its last error once
 // timeout has passed, for a test that goes on after a failed expectation.
 func waitFor(timeout, interval time.Duration, check func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("still not true after %v: %w", timeout, err)
-		}
-		time.Sleep(interval)
+	if err := testenv.Eventually(context.Background(), timeout, interval, check); err != nil {
+		return fmt.Errorf("still not true after %v: %w", timeout, err)
 	}
+	return nil
 }
 
 // ---------------------------------------------------------------------------

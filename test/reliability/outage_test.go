@@ -45,7 +45,7 @@ func TestCloudOutage(t *testing.T) {
 		t.Fatalf("start the emulator: %v", err)
 	}
 	front := startFront(t, emu)
-	metrics := freePort(t)
+	metrics := testenv.MustFreeAddr(t)
 	m := startManager(t, "outage", managerConfig{endpoint: front.Addr(),
 		args: []string{"--share-limit=5", "--metrics-bind-address=" + metrics, "--metrics-secure=false"},
 		env:  ownerEnv(), secrets: []string{ownerSecretKey}})

@@ -21,7 +21,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -39,6 +38,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/imageshare/imageshare-operator/internal/emulator"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
 // grant is one permission the manager needs.
@@ -264,12 +264,8 @@ func checkDeployment(t *testing.T) {
 		t.Fatalf("config/manager/manager.yaml has no Deployment")
 	}
 	pod := dep.Spec.Template.Spec
-	psc := pod.SecurityContext
-	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
-		t.Errorf("the manager pod must set runAsNonRoot: true")
-	}
-	if psc == nil || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
-		t.Errorf("the manager pod must use the RuntimeDefault seccomp profile")
+	for _, p := range testenv.PodHardening(&pod) {
+		t.Errorf("the manager Deployment: %s", p)
 	}
 	if pod.HostNetwork || pod.HostPID || pod.HostIPC {
 		t.Errorf("the manager pod must not share the host's network, PID or IPC namespaces")
@@ -286,25 +282,9 @@ func checkDeployment(t *testing.T) {
 	}
 }
 
+// checkContainer checks what PodHardening does not: no credentials as literal values.
 func checkContainer(t *testing.T, c corev1.Container) {
 	t.Helper()
-	sc := c.SecurityContext
-	if sc == nil {
-		t.Errorf("container %s has no securityContext", c.Name)
-		return
-	}
-	if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
-		t.Errorf("container %s must set readOnlyRootFilesystem: true", c.Name)
-	}
-	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
-		t.Errorf("container %s must set allowPrivilegeEscalation: false", c.Name)
-	}
-	if sc.Privileged != nil && *sc.Privileged {
-		t.Errorf("container %s must not be privileged", c.Name)
-	}
-	if sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") || len(sc.Capabilities.Add) > 0 {
-		t.Errorf("container %s must drop ALL capabilities and add none", c.Name)
-	}
 	for _, e := range c.Env {
 		if strings.HasPrefix(e.Name, "TENCENTCLOUD_") && e.Value != "" {
 			t.Errorf("container %s carries %s as a literal value; use a Secret", c.Name, e.Name)
@@ -366,7 +346,7 @@ func TestMetricsNeedAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	front := startFront(t, emu)
-	addr := freePort(t)
+	addr := testenv.MustFreeAddr(t)
 	startManager(t, "metrics-auth", managerConfig{endpoint: front.Addr(),
 		args: []string{"--metrics-bind-address=" + addr}})
 	url := "https://" + addr + "/metrics"
@@ -448,18 +428,10 @@ func getTLS(url, token string) (string, int, error) {
 		// The manager serves a self-signed certificate when none is mounted.
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // a test against loopback
 	}}
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		return "", 0, err
-	}
+	var header http.Header
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		header = http.Header{"Authorization": {"Bearer " + token}}
 	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return "", 0, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	data, err := io.ReadAll(resp.Body)
-	return string(data), resp.StatusCode, err
+	data, code, err := testenv.Get(context.Background(), c, url, header)
+	return string(data), code, err
 }

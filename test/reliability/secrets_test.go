@@ -32,6 +32,7 @@ import (
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/emulator"
+	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
 // canary returns a value that can only come from this test.
@@ -82,7 +83,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	} {
 		createSecret(t, ns, name, data)
 	}
-	metrics := freePort(t)
+	metrics := testenv.MustFreeAddr(t)
 	m := startManager(t, "leaks", managerConfig{endpoint: front.Addr(),
 		args: []string{"--zap-log-level=debug", "--metrics-bind-address=" + metrics, "--metrics-secure=false"},
 		env: []string{"TENCENTCLOUD_SECRET_ID=" + secretID, "TENCENTCLOUD_SECRET_KEY=" + key,
