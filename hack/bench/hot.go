@@ -16,12 +16,9 @@ import (
 	"github.com/imageshare/imageshare-operator/internal/planner"
 )
 
-// The hot-image shape: hotObjects ImageShares on one image, perObject
-// distinct accounts each, so the image holds hotObjects*perObject shares.
-const (
-	hotObjects = 100
-	hotImage   = "img-hot00001"
-)
+// hotImage is the hot-image shape's one image: -hot-objects ImageShares
+// (100 by default) of perObject distinct accounts each share it.
+const hotImage = "img-hot00001"
 
 // hotResult is what the hot-image shape adds to a result: the deletion of
 // half the objects at once.
@@ -32,10 +29,12 @@ type hotResult struct {
 	delErrors         int
 }
 
-// runHot measures one image shared with 500 accounts by 100 ImageShares:
-// cold start, then half of them deleted together while the manager runs.
+// runHot measures one image shared with 500 accounts by 100 ImageShares (by
+// default): cold start, then half of them deleted together while the manager runs.
 func runHot(cfg config) (result, error) {
-	res := result{label: "hot image", n: hotObjects, tenants: 1, images: 1, hot: &hotResult{}}
+	hotObjects := cfg.hotObjects
+	res := result{label: fmt.Sprintf("hot image (%d×%d)", hotObjects, perObject), n: hotObjects, tenants: 1,
+		images: 1, hot: &hotResult{}}
 	ctx := context.Background()
 	tm := tenants(1)[0]
 	limit := hotObjects * perObject
@@ -62,7 +61,7 @@ func runHot(cfg config) (result, error) {
 	for i := range objs {
 		objs[i] = &cvmv1alpha1.ImageShare{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("hot-%03d", i),
 			Namespace: tm.namespace}, Spec: cvmv1alpha1.ImageShareSpec{ImageID: hotImage, Region: regions[0],
-			AccountIDs: lists[i], CredentialsRef: &cvmv1alpha1.SecretReference{Name: "creds"}}}
+			AccountIDs: lists[i], CredentialsRef: &cvmv1alpha1.SecretReference{Name: secretName}}}
 		if err := w.k8s.Create(ctx, objs[i]); err != nil {
 			return res, fmt.Errorf("create %s: %w", objs[i].Name, err)
 		}
@@ -77,7 +76,8 @@ func runHot(cfg config) (result, error) {
 	w.emu.ResetStats()
 	start := time.Now()
 	smp := startSampler(w.emu, 1)
-	if err := w.startManager(ctx, cfg, "--share-limit", fmt.Sprint(limit), "--resync-period", res.resync.String()); err != nil {
+	err = w.startManager(ctx, cfg, "--share-limit", fmt.Sprint(limit), "--resync-period", res.resync.String())
+	if err != nil {
 		smp.stop()
 		return res, err
 	}

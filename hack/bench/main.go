@@ -42,6 +42,7 @@ var regions = []string{"ap-guangzhou", "ap-shanghai"}
 type config struct {
 	sizes, tenants []int
 	hot            bool
+	hotObjects     int
 	resync         time.Duration
 	resyncs        int
 	changes        int
@@ -65,6 +66,7 @@ func main() {
 		"objects split evenly over T namespaces, each with its own cloud account and Secret.")
 	flag.BoolVar(&cfg.hot, "hot", false, "Also run the hot-image shape: 100 ImageShares x 5 accounts on one "+
 		"image (--share-limit 500), then half of them deleted together.")
+	flag.IntVar(&cfg.hotObjects, "hot-objects", 100, "ImageShares on the hot image (5 accounts each).")
 	flag.DurationVar(&cfg.resync, "resync-period", 0,
 		"The manager's --resync-period for the run; 0 picks 2 x (a tenant's images / share-qps), at least "+
 			"10s, so a period's reads fit the budget.")
@@ -109,6 +111,9 @@ func main() {
 		}
 	}
 	if cfg.hot {
+		if cfg.hotObjects < 2 || cfg.hotObjects > 100 {
+			fatalf("-hot-objects %d: want 2 to 100 (the image takes at most 500 shares)", cfg.hotObjects)
+		}
 		fmt.Fprintf(os.Stderr, "bench: hot image: starting\n")
 		keep(runHot(cfg))
 	}

@@ -38,7 +38,7 @@ func run(cfg config, n, t int) (result, error) {
 		seed.Accounts = append(seed.Accounts, emulator.SeedAccount{ID: accounts[i]})
 	}
 	res.coldMin = map[string]int{}
-	var cloudMins []map[string]int
+	cloudMins := make([]map[string]int, 0, t)
 	for ti, tm := range teams {
 		seed.Accounts = append(seed.Accounts, emulator.SeedAccount{ID: tm.owner, SecretID: tm.secretID,
 			SecretKey: tm.secretKey})
@@ -77,7 +77,7 @@ func run(cfg config, n, t int) (result, error) {
 			o := &cvmv1alpha1.ImageShare{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("ims-%05d", i),
 				Namespace: tm.namespace}, Spec: cvmv1alpha1.ImageShareSpec{ImageID: imageID(ti, i/2),
 				Region: regions[(i/2)%2], AccountIDs: slices.Clone(half),
-				CredentialsRef: &cvmv1alpha1.SecretReference{Name: "creds"}}}
+				CredentialsRef: &cvmv1alpha1.SecretReference{Name: secretName}}}
 			if err := w.k8s.Create(ctx, o); err != nil {
 				return res, fmt.Errorf("create %s: %w", o.Name, err)
 			}

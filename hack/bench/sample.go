@@ -34,9 +34,7 @@ func startSampler(emu *emulator.Emulator, images int) *sampler {
 			calls: maps.Clone(emu.Stats().Calls)})
 	}
 	take()
-	s.done.Add(1)
-	go func() {
-		defer s.done.Done()
+	s.done.Go(func() {
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
@@ -48,7 +46,7 @@ func startSampler(emu *emulator.Emulator, images int) *sampler {
 				take()
 			}
 		}
-	}()
+	})
 	return s
 }
 

@@ -18,6 +18,9 @@ import (
 	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
+// secretName is the Secret with a tenant's keys, in its namespace.
+const secretName = "creds"
+
 // tenant is one team of a shape: its namespace, and the cloud account whose
 // keys its Secret holds and whose images its ImageShares share.
 type tenant struct {
@@ -87,7 +90,7 @@ func (w *world) addTenant(ctx context.Context, t tenant) error {
 	if err := w.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: t.namespace}}); err != nil {
 		return fmt.Errorf("namespace %s: %w", t.namespace, err)
 	}
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: t.namespace},
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: t.namespace},
 		StringData: map[string]string{"secretId": t.secretID, "secretKey": t.secretKey}}
 	if err := w.k8s.Create(ctx, s); err != nil {
 		return fmt.Errorf("secret in %s: %w", t.namespace, err)
