@@ -108,15 +108,19 @@ test: verify lint fmt vet envtest-assets helm kustomize ## Run every test layer:
 	$(MAKE) --no-print-directory test-race
 	$(MAKE) --no-print-directory bench-smoke
 
+# The default sizes take an estimated 12-13 minutes on 2 cores; the big shapes go through BENCH_ARGS
+# (docs/benchmarks.md). Every run also writes its SVG plot into docs/bench/.
+BENCH_ARGS ?= -n 100,500,1000 -tenants 1,4 -hot
+
 .PHONY: bench
-bench: build envtest-assets ## Measure convergence against Tencent's rate limits (BENCH_ARGS="-n 100,500,1000").
+bench: build envtest-assets ## Measure convergence against Tencent's rate limits (BENCH_ARGS="-n 100,500,1000 -tenants 1,4 -hot").
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh "$(ENVTEST)" "$(ENVTEST_K8S_VERSION)" "$(LOCALBIN)")" \
-		go run ./hack/bench $(BENCH_ARGS)
+		go run ./hack/bench -plots docs/bench $(BENCH_ARGS)
 
 .PHONY: bench-smoke
 bench-smoke: build envtest-assets ## Run the benchmark at a tiny size, so it keeps working.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh "$(ENVTEST)" "$(ENVTEST_K8S_VERSION)" "$(LOCALBIN)")" \
-		go run ./hack/bench -n 10 -resync-period 3s -resyncs 2 -changes 6
+		go run ./hack/bench -n 10 -tenants 1,2 -hot -hot-objects 10 -resync-period 3s -resyncs 2 -changes 6 -plots $(LOCALBIN)/bench-smoke
 
 # The inner loop: everything that needs no control plane. In internal/controller that is every
 # test but the envtest Ginkgo suite (TestControllers): the planner-backed verdict tables and the

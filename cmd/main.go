@@ -108,8 +108,9 @@ func main() {
 		"The most accounts one image may be shared with (Tencent documents 50; accounts raised to 500 since 2024).")
 	flag.DurationVar(&resyncPeriod, "resync-period", 10*time.Minute,
 		"How often each image's shares are re-read from the cloud to correct drift (jittered).")
-	flag.Float64Var(&apiQPS, "api-qps", 8,
-		"Client-side CVM API calls per second, per credential and action (Tencent allows 10 for the share APIs).")
+	flag.Float64Var(&apiQPS, "api-qps", tencent.DefaultQPS,
+		"Client-side CVM API calls per second, per credential and action (Tencent allows 10 for the share APIs); "+
+			"the rate adapts down on RequestLimitExceeded and recovers to this ceiling.")
 	flag.StringVar(&regionList, "regions", strings.Join(defaultRegions(), ","),
 		"Comma-separated regions searched when an image is not in spec.region.")
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 4, "How many ImageShares are reconciled in parallel.")

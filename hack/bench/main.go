@@ -1,19 +1,18 @@
 // Command bench measures how close the operator comes to Tencent's rate limit:
 // it starts a local control plane (envtest), the CVM emulator with Tencent's
-// documented per-action limits, and the real manager binary, then runs the
-// cold-start, steady-state and change-latency workloads and prints one table.
+// documented per-action, per-account limits, and the real manager binary, then
+// runs the cold-start, steady-state and change-latency workloads for each size
+// and number of tenants, and the hot-image shape, and prints one table (and an
+// SVG plot per run with -plots).
 //
-// It reports; it does not judge. `make bench` runs the full sizes, `make test`
-// a tiny one so it keeps working.
+// `make bench` runs the default sizes, `make test` a tiny one so it keeps working.
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"math"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
@@ -21,15 +20,10 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
-	"github.com/imageshare/imageshare-operator/internal/emulator"
 	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
@@ -40,64 +34,106 @@ const (
 	actModify   = "ModifyImageSharePermission"
 )
 
-const (
-	ownerID   = "100000000001"
-	secretID  = "AKIDbench0001"
-	secretKey = "bench-secret-key"
-	namespace = "bench"
-	perObject = 5
-)
+// perObject is the accounts each ImageShare lists.
+const perObject = 5
 
 var regions = []string{"ap-guangzhou", "ap-shanghai"}
 
 type config struct {
-	sizes       []int
-	resync      time.Duration
-	resyncs     int
-	changes     int
-	shareQPS    float64
-	describeQPS float64
-	apiQPS      float64
-	manager     string
-	managerLog  string
-	timeout     time.Duration
+	sizes, tenants []int
+	hot            bool
+	hotObjects     int
+	resync         time.Duration
+	resyncs        int
+	changes        int
+	shareQPS       float64
+	describeQPS    float64
+	apiQPS         float64
+	kubeQPS        float64
+	kubeBurst      int
+	manager        string
+	managerLog     string
+	plots          string
+	timeout        time.Duration
 }
 
 func main() {
 	var cfg config
-	var sizes string
-	flag.StringVar(&sizes, "n", "100,500,1000", "Comma-separated numbers of ImageShares (on n/2 images).")
+	var sizes, teams string
+	flag.StringVar(&sizes, "n", "100,500,1000", "Comma-separated numbers of ImageShares (on n/2 images); "+
+		"empty for none.")
+	flag.StringVar(&teams, "tenants", "1", "Comma-separated numbers of tenants: each N runs once per T, its "+
+		"objects split evenly over T namespaces, each with its own cloud account and Secret.")
+	flag.BoolVar(&cfg.hot, "hot", false, "Also run the hot-image shape: 100 ImageShares x 5 accounts on one "+
+		"image (--share-limit 500), then half of them deleted together.")
+	flag.IntVar(&cfg.hotObjects, "hot-objects", 100, "ImageShares on the hot image (5 accounts each).")
 	flag.DurationVar(&cfg.resync, "resync-period", 0,
-		"The manager's --resync-period for the run; 0 picks 2 x (images / share-qps), at least 10s, so a "+
-			"period's reads fit the budget.")
-	flag.IntVar(&cfg.resyncs, "resyncs", 5, "Resync periods the steady-state workload watches.")
-	flag.IntVar(&cfg.changes, "changes", 50, "Single-object spec changes for the change-latency workload.")
-	flag.Float64Var(&cfg.shareQPS, "share-qps", 10, "Emulator limit per action for the share APIs (Tencent: 10/s).")
-	flag.Float64Var(&cfg.describeQPS, "describe-qps", 40, "Emulator limit for DescribeImages (Tencent: 40/s).")
+		"The manager's --resync-period for the run; 0 picks 2 x (a tenant's images / share-qps), at least "+
+			"10s, so a period's reads fit the budget.")
+	flag.IntVar(&cfg.resyncs, "resyncs", 2, "Resync periods the steady-state workload watches.")
+	flag.IntVar(&cfg.changes, "changes", 30, "Single-object spec changes for the change-latency workload.")
+	flag.Float64Var(&cfg.shareQPS, "share-qps", 10, "Emulator limit per account and action for the share APIs "+
+		"(Tencent: 10/s).")
+	flag.Float64Var(&cfg.describeQPS, "describe-qps", 40, "Emulator limit per account for DescribeImages "+
+		"(Tencent: 40/s).")
 	flag.Float64Var(&cfg.apiQPS, "api-qps", 10, "The manager's --api-qps.")
+	flag.Float64Var(&cfg.kubeQPS, "kube-api-qps", 0, "The manager's --kube-api-qps (0: its default, no "+
+		"client-side limit).")
+	flag.IntVar(&cfg.kubeBurst, "kube-api-burst", 0, "The manager's --kube-api-burst (0: its default).")
 	flag.StringVar(&cfg.manager, "manager", "bin/manager", "The manager binary (make build).")
 	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "Give up on a workload after this long.")
-	flag.StringVar(&cfg.managerLog, "manager-log", "", "Write the manager's log (info level) to this file.")
+	flag.StringVar(&cfg.managerLog, "manager-log", "", "Write the manager's log (debug level) to this file.")
+	flag.StringVar(&cfg.plots, "plots", "", "Write an SVG per run into this directory (empty: none).")
 	flag.Parse()
 	// envtest logs through controller-runtime; the bench prints only its table.
 	logf.SetLogger(logr.Discard())
-	for s := range strings.SplitSeq(sizes, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 2 {
-			fatalf("bad -n %q", s)
-		}
-		cfg.sizes = append(cfg.sizes, n)
-	}
-	rows := make([]result, 0, len(cfg.sizes))
-	for _, n := range cfg.sizes {
-		fmt.Fprintf(os.Stderr, "bench: N=%d: starting\n", n)
-		r, err := run(cfg, n)
+	cfg.sizes = ints("n", sizes, 2)
+	cfg.tenants = ints("tenants", teams, 1)
+	rows := make([]result, 0, len(cfg.sizes)*len(cfg.tenants)+1)
+	keep := func(r result, err error) {
 		if err != nil {
-			fatalf("N=%d: %v", n, err)
+			fatalf("%s: %v", r.label, err)
+		}
+		if cfg.plots != "" {
+			if err := writePlot(plotFile(cfg.plots, r), r); err != nil {
+				fatalf("%s: %v", r.label, err)
+			}
 		}
 		rows = append(rows, r)
 	}
+	for _, t := range cfg.tenants {
+		for _, n := range cfg.sizes {
+			if n < 2*t {
+				fatalf("-n %d is too small for %d tenants", n, t)
+			}
+			fmt.Fprintf(os.Stderr, "bench: N=%d T=%d: starting\n", n, t)
+			keep(run(cfg, n, t))
+		}
+	}
+	if cfg.hot {
+		if cfg.hotObjects < 2 || cfg.hotObjects > 100 {
+			fatalf("-hot-objects %d: want 2 to 100 (the image takes at most 500 shares)", cfg.hotObjects)
+		}
+		fmt.Fprintf(os.Stderr, "bench: hot image: starting\n")
+		keep(runHot(cfg))
+	}
 	printTable(os.Stdout, cfg, rows)
+}
+
+// ints parses a comma list of integers of at least least; empty is none.
+func ints(name, list string, least int) []int {
+	var out []int
+	for s := range strings.SplitSeq(list, ",") {
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		v, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || v < least {
+			fatalf("bad -%s %q", name, s)
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 func fatalf(format string, args ...any) {
@@ -105,189 +141,13 @@ func fatalf(format string, args ...any) {
 	os.Exit(1)
 }
 
-type result struct {
-	n, images            int
-	coldTime, coldBound  time.Duration
-	coldCalls, coldMin   map[string]int
-	steadyPerImage       float64
-	steadyModify         int
-	changeP50, changeP99 time.Duration
-	peakRSS              int64 // KiB
-	cpu                  time.Duration
-	apiErrors            map[string]int
-	resync               time.Duration
-}
-
-func run(cfg config, n int) (result, error) {
-	res := result{n: n, images: (n + 1) / 2}
-	if cfg.resync == 0 {
-		cfg.resync = max(10*time.Second, time.Duration(2*float64(res.images)/cfg.shareQPS*float64(time.Second)))
-	}
-	res.resync = cfg.resync
-	ctx := context.Background()
-
-	cp, err := testenv.StartControlPlane(testenv.ControlPlaneOptions{})
-	if err != nil {
-		return res, err
-	}
-	defer func() { _ = cp.Stop() }()
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = cvmv1alpha1.AddToScheme(scheme)
-	k8s, err := client.New(cp.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		return res, err
-	}
-
-	// The cloud: N/2 images over two regions, 2 ImageShares each, 5 accounts each.
-	accounts := make([]string, 10)
-	seed := &emulator.Seed{ShareLimit: 50, Faults: emulator.Faults{QPSByAction: map[string]float64{
-		actDescribe: cfg.describeQPS, actList: cfg.shareQPS, actModify: cfg.shareQPS}}}
-	seed.Accounts = append(seed.Accounts, emulator.SeedAccount{ID: ownerID, SecretID: secretID, SecretKey: secretKey})
-	for i := range accounts {
-		accounts[i] = fmt.Sprintf("2000000000%02d", i)
-		seed.Accounts = append(seed.Accounts, emulator.SeedAccount{ID: accounts[i]})
-	}
-	for i := range res.images {
-		seed.Images = append(seed.Images, emulator.SeedImage{ID: imageID(i), Region: regions[i%2], Owner: ownerID})
-	}
-	emu, err := emulator.New(seed)
-	if err != nil {
-		return res, err
-	}
-	srv := httptest.NewServer(emu)
-	defer srv.Close()
-
-	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
-		return res, err
-	}
-	if err := k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: namespace},
-		StringData: map[string]string{"secretId": secretID, "secretKey": secretKey}}); err != nil {
-		return res, err
-	}
-	for i := range n {
-		// The two objects of an image list the two halves of the account pool.
-		half := accounts[(i%2)*perObject : (i%2+1)*perObject]
-		o := &cvmv1alpha1.ImageShare{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("ims-%04d", i),
-			Namespace: namespace}, Spec: cvmv1alpha1.ImageShareSpec{ImageID: imageID(i / 2),
-			Region: regions[(i/2)%2], AccountIDs: slices.Clone(half),
-			CredentialsRef: &cvmv1alpha1.SecretReference{Name: "creds"}}}
-		if err := k8s.Create(ctx, o); err != nil {
-			return res, err
-		}
-	}
-
-	// Cold start: the objects exist before the manager starts.
-	emu.ResetStats()
-	mgr := testenv.ManagerProcess{Bin: cfg.manager, Kubeconfig: cp.Kubeconfig,
-		Args: testenv.ManagerArgs(strings.TrimPrefix(srv.URL, "http://"), "0", "--api-qps", fmt.Sprint(cfg.apiQPS),
-			"--resync-period", cfg.resync.String())}
-	if cfg.managerLog != "" {
-		mgr.Args = append(mgr.Args, "--zap-log-level", "debug")
-		if mgr.Log, err = os.Create(cfg.managerLog); err != nil {
-			return res, err
-		}
-		defer func() { _ = mgr.Log.Close() }()
-	}
-	start := time.Now()
-	proc, err := mgr.Start(ctx)
-	if err != nil {
-		return res, fmt.Errorf("start manager %s (run make build): %w", cfg.manager, err)
-	}
-	defer proc.Kill()
-	if err := waitAllReady(ctx, k8s, n, cfg.timeout); err != nil {
-		return res, fmt.Errorf("cold start: %w", err)
-	}
-	res.coldTime = time.Since(start)
-	st := emu.Stats()
-	res.coldCalls = st.Calls
-	res.apiErrors = st.Errors
-	res.coldMin = map[string]int{actList: res.images, actModify: res.images, actDescribe: 0}
-	for r := range regions {
-		inRegion := (res.images + len(regions) - 1 - r) / len(regions)
-		res.coldMin[actDescribe] += (inRegion + 99) / 100
-	}
-	res.coldBound = boundTime(res.coldMin, cfg)
-	if err := checkShares(emu, accounts); err != nil {
-		return res, fmt.Errorf("cold start left the cloud wrong: %w", err)
-	}
-
-	// Steady state: the converged objects over several resync periods.
-	emu.ResetStats()
-	time.Sleep(time.Duration(cfg.resyncs) * cfg.resync)
-	st = emu.Stats()
-	total := 0
-	for _, c := range st.Calls {
-		total += c
-	}
-	res.steadyPerImage = float64(total) / float64(res.images) / float64(cfg.resyncs)
-	res.steadyModify = st.Calls[actModify]
-
-	// Change latency: one object at a time, add or remove one account.
-	var lat []time.Duration
-	for i := range cfg.changes {
-		name := fmt.Sprintf("ims-%04d", (i*7)%n)
-		d, err := change(ctx, k8s, name, accounts, i%2 == 0, cfg.timeout)
-		if err != nil {
-			return res, fmt.Errorf("change %d: %w", i, err)
-		}
-		lat = append(lat, d)
-	}
-	res.changeP50, res.changeP99 = percentile(lat, 0.50), percentile(lat, 0.99)
-	res.peakRSS, res.cpu = procStats(proc.PID)
-	return res, nil
-}
-
-func imageID(i int) string { return fmt.Sprintf("img-%08d", i) }
-
-// boundTime is how long the minimum calls take at the emulator's limits; the
-// actions have separate budgets, so they run side by side.
-func boundTime(minCalls map[string]int, cfg config) time.Duration {
-	var worst float64
-	for action, n := range minCalls {
-		qps := cfg.shareQPS
-		if action == actDescribe {
-			qps = cfg.describeQPS
-		}
-		worst = math.Max(worst, float64(n)/qps)
-	}
-	return time.Duration(worst * float64(time.Second))
-}
-
-// waitAllReady waits until the n ImageShares are settled, and fails unless every one is Ready:
-// the bench's workloads leave nothing for the controller to refuse.
-func waitAllReady(ctx context.Context, k8s client.Client, n int, timeout time.Duration) error {
-	objs, err := testenv.WaitSettled(ctx, k8s, testenv.WaitOptions{Namespace: namespace, Count: n, Timeout: timeout,
-		Interval: 100 * time.Millisecond})
-	if err != nil {
-		return err
-	}
-	for i := range objs {
-		if !testenv.Ready(&objs[i]) {
-			return fmt.Errorf("%s settled without being Ready", testenv.Summary(&objs[i]))
-		}
-	}
-	return nil
-}
-
-func checkShares(emu *emulator.Emulator, accounts []string) error {
-	want := slices.Clone(accounts)
-	slices.Sort(want)
-	for _, img := range emu.State().Images {
-		if !slices.Equal(img.SharedWith, want) {
-			return fmt.Errorf("image %s shared with %v, want %v", img.ID, img.SharedWith, want)
-		}
-	}
-	return nil
-}
-
 // change adds (or removes) one account and waits until the object is Ready for
 // the new generation and the cloud shows the change.
-func change(ctx context.Context, k8s client.Client, name string, accounts []string,
+func change(ctx context.Context, k8s client.Client, key client.ObjectKey, accounts []string,
 	add bool, timeout time.Duration) (time.Duration, error) {
 	o := &cvmv1alpha1.ImageShare{}
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, o); err != nil {
-		return 0, err
+	if err := k8s.Get(ctx, key, o); err != nil {
+		return 0, fmt.Errorf("get %s: %w", key, err)
 	}
 	var target string
 	if add {
@@ -304,12 +164,12 @@ func change(ctx context.Context, k8s client.Client, name string, accounts []stri
 	}
 	start := time.Now()
 	if err := k8s.Update(ctx, o); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("update %s: %w", key, err)
 	}
 	for time.Since(start) < timeout {
 		cur := &cvmv1alpha1.ImageShare{}
-		if err := k8s.Get(ctx, client.ObjectKeyFromObject(o), cur); err != nil {
-			return 0, err
+		if err := k8s.Get(ctx, key, cur); err != nil {
+			return 0, fmt.Errorf("get %s: %w", key, err)
 		}
 		done := slices.Contains(cur.Status.SharedAccountIDs, target) == add
 		if testenv.Ready(cur) && cur.Status.ObservedGeneration == o.Generation && done {
@@ -317,7 +177,7 @@ func change(ctx context.Context, k8s client.Client, name string, accounts []stri
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return 0, fmt.Errorf("%s not Ready after %s", name, timeout)
+	return 0, fmt.Errorf("%s not Ready after %s", key, timeout)
 }
 
 func percentile(xs []time.Duration, p float64) time.Duration {
@@ -348,83 +208,4 @@ func procStats(pid int) (int64, time.Duration) {
 		cpu = time.Duration(ut+stt) * time.Second / 100 // USER_HZ
 	}
 	return hwm, cpu
-}
-
-func sum(m map[string]int) int {
-	t := 0
-	for _, v := range m {
-		t += v
-	}
-	return t
-}
-
-func mark(ok bool) string {
-	if ok {
-		return "met"
-	}
-	return "MISSED"
-}
-
-// printTable prints one Markdown table: figures, targets and whether each is met.
-func printTable(w io.Writer, cfg config, rows []result) {
-	p := func(format string, args ...any) { _, _ = fmt.Fprintf(w, format, args...) }
-	p("Emulator limits: share APIs %g/s per action, DescribeImages %g/s; manager --api-qps %g.\n\n",
-		cfg.shareQPS, cfg.describeQPS, cfg.apiQPS)
-	p("| figure | target |")
-	for _, r := range rows {
-		p(" N=%d |", r.n)
-	}
-	p("\n|---|---|")
-	for range rows {
-		p("---|")
-	}
-	p("\n")
-	line := func(name, target string, cell func(r result) string) {
-		p("| %s | %s |", name, target)
-		for _, r := range rows {
-			p(" %s |", cell(r))
-		}
-		p("\n")
-	}
-	line("images", "", func(r result) string { return fmt.Sprint(r.images) })
-	line("--resync-period", "", func(r result) string { return r.resync.String() })
-	round := func(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
-	line("cold start: time to all Ready", "", func(r result) string { return round(r.coldTime) })
-	line("cold start: bound at the limits", "", func(r result) string { return round(r.coldBound) })
-	line("cold start: time / bound", "≤ 1.25 at N=1000", func(r result) string {
-		ratio := r.coldTime.Seconds() / r.coldBound.Seconds()
-		return fmt.Sprintf("%.2f (%s)", ratio, mark(ratio <= 1.25 || r.n < 1000))
-	})
-	for _, action := range []string{actDescribe, actList, actModify} {
-		line("cold start: "+action+" calls (minimum)", "", func(r result) string {
-			return fmt.Sprintf("%d (%d)", r.coldCalls[action], r.coldMin[action])
-		})
-	}
-	line("cold start: calls / minimum", "≤ 1.1", func(r result) string {
-		ratio := float64(sum(r.coldCalls)) / float64(sum(r.coldMin))
-		return fmt.Sprintf("%.3f (%s)", ratio, mark(ratio <= 1.1))
-	})
-	line("cold start: cloud errors", "", func(r result) string { return fmt.Sprint(r.apiErrors) })
-	line("one resource per account (Crossplane/Terraform model): calls", "", func(r result) string {
-		// Each of the 5N account resources reads the share list and shares once.
-		return fmt.Sprint(2 * perObject * r.n)
-	})
-	line("steady state: calls per image per resync", "≤ 1.05", func(r result) string {
-		return fmt.Sprintf("%.3f (%s)", r.steadyPerImage, mark(r.steadyPerImage <= 1.05))
-	})
-	line("steady state: ModifyImageSharePermission calls", "0", func(r result) string {
-		return fmt.Sprintf("%d (%s)", r.steadyModify, mark(r.steadyModify == 0))
-	})
-	line("one resource per account: reads per image per resync", "", func(r result) string {
-		return fmt.Sprint(2 * perObject)
-	})
-	line("change latency p50", "", func(r result) string { return r.changeP50.Round(time.Millisecond).String() })
-	line("change latency p99", "≤ 1s idle", func(r result) string {
-		return fmt.Sprintf("%s (%s)", r.changeP99.Round(time.Millisecond), mark(r.changeP99 <= time.Second))
-	})
-	line("manager peak RSS", "≤ 64 MiB at N=1000", func(r result) string {
-		mib := float64(r.peakRSS) / 1024
-		return fmt.Sprintf("%.1f MiB (%s)", mib, mark(mib <= 64 || r.n < 1000))
-	})
-	line("manager CPU time", "", func(r result) string { return r.cpu.Round(10 * time.Millisecond).String() })
 }

@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -19,7 +18,6 @@ import (
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
 	tchttp "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/http"
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
-	"golang.org/x/time/rate"
 
 	"github.com/imageshare/imageshare-operator/internal/cloud"
 )
@@ -47,7 +45,8 @@ type Options struct {
 	Endpoint string
 	// Scheme is "https" (default) or "http" (the emulator).
 	Scheme string
-	// QPS is the client-side budget per credential and action.
+	// QPS is the client-side budget per credential and action: the ceiling
+	// of a rate that adapts down on RequestLimitExceeded and recovers.
 	QPS float64
 	// Timeout bounds each call.
 	Timeout time.Duration
@@ -68,7 +67,7 @@ func NewFactory(opts Options) *Factory {
 		opts.Scheme = "https"
 	}
 	if opts.QPS <= 0 {
-		opts.QPS = 8
+		opts.QPS = DefaultQPS
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 15 * time.Second
@@ -99,8 +98,8 @@ func (f *Factory) ClientFor(creds cloud.Credentials) (cloud.Client, error) {
 		c.setCreds(creds)
 		return c, nil
 	}
-	c := &Client{opts: f.opts, creds: creds, sdk: map[string]*common.Client{}, limits: map[string]*rate.Limiter{},
-		booked: map[string]time.Time{}, breaker: f.breaker}
+	c := &Client{opts: f.opts, creds: creds, sdk: map[string]*common.Client{}, lim: newLimiter(f.opts.QPS, nil),
+		breaker: f.breaker}
 	f.clients[key] = c
 	return c, nil
 }
@@ -110,10 +109,9 @@ type Client struct {
 	opts  Options
 	creds cloud.Credentials
 
-	mu     sync.Mutex
-	sdk    map[string]*common.Client // by region: the SDK binds a client to one region
-	limits map[string]*rate.Limiter  // by action
-	booked map[string]time.Time      // by action and request: when its slot comes
+	mu  sync.Mutex
+	sdk map[string]*common.Client // by region: the SDK binds a client to one region
+	lim *limiter                  // by action, adapting to RequestLimitExceeded
 
 	breaker *breaker // shared by every client of the endpoint
 }
@@ -150,75 +148,27 @@ func (c *Client) sdkClient(region string) *common.Client {
 	return sc
 }
 
-// admit returns 0 when the call may go now, or how long until its slot. A
-// low-priority call books nothing: it goes only if a token is free now, and
-// otherwise is told to come back after the slots already booked, plus a
-// spread so background retries do not arrive together.
-func (c *Client) admit(action, slot string, low bool) time.Duration {
-	now := time.Now()
-	key := action + " " + slot
-	c.mu.Lock()
-	booked, ok := c.booked[key]
-	c.mu.Unlock()
-	if ok {
-		if wait := booked.Sub(now); wait > 0 {
-			return wait
-		}
-		c.mu.Lock()
-		delete(c.booked, key)
-		c.mu.Unlock()
-		return 0 // the token was taken when the slot was booked
-	}
-	r := c.limiter(action).ReserveN(now, 1)
-	wait := r.DelayFrom(now)
-	if wait == 0 {
-		return 0
-	}
-	if low {
-		r.CancelAt(now)
-		return wait + time.Duration(rand.Int64N(int64(time.Second)))
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	// Forget slots nobody came back for, so the map stays bounded.
-	for k, t := range c.booked {
-		if now.Sub(t) > time.Minute {
-			delete(c.booked, k)
-		}
-	}
-	c.booked[key] = now.Add(wait)
-	return wait
-}
-
-func (c *Client) limiter(action string) *rate.Limiter {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	l, ok := c.limits[action]
-	if !ok {
-		l = rate.NewLimiter(rate.Limit(c.opts.QPS), max(int(c.opts.QPS), 1))
-		c.limits[action] = l
-	}
-	return l
-}
-
 // call sends one action. It never waits for the rate limiter: when no token
 // is available it books the next free slot for this request (slot names the
 // request: action, region, image) and fails at once with Throttled and the
 // time of that slot, so the reconcile requeues instead of holding a worker.
 // The retry of the same request then uses its booked slot: callers are served
 // in the order they came, and none can starve behind others that retry more
-// often.
+// often. A RequestLimitExceeded from the cloud slows the action down (see
+// limiter) and books the retry's slot the same way.
 func (c *Client) call(ctx context.Context, region, action, slot string, req, resp any, about subject) error {
 	if wait := c.breaker.allow(time.Now()); wait > 0 {
 		observeCall(action, codeEndpointDown, 0)
 		return &cloud.Error{Op: action, Code: codeNetworkError, Reason: cloud.ReasonCloudError,
 			Message: "the endpoint did not answer recently; waiting before trying again", RetryAfter: wait}
 	}
-	if wait := c.admit(action, region+"/"+slot, cloud.IsLowPriority(ctx)); wait > 0 {
+	key, low := region+"/"+slot, cloud.IsLowPriority(ctx)
+	if wait := c.lim.admit(action, key, low); wait > 0 {
 		observeCall(action, codeRateLimited, 0)
 		return &cloud.Error{Op: action, Code: codeRateLimited, Reason: cloud.ReasonThrottled,
-			Message: fmt.Sprintf("client-side limit of %g calls/s reached", c.opts.QPS), RetryAfter: wait}
+			Message: fmt.Sprintf("client-side limit of %.3g calls/s reached", c.lim.rate(action)), RetryAfter: wait}
 	}
+	sent := c.lim.now()
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 	request := tchttp.NewCommonRequest(service, apiVersion, action)
@@ -242,6 +192,8 @@ func (c *Client) call(ctx context.Context, region, action, slot string, req, res
 		observeCall(action, ce.Code, time.Since(start))
 		if ce.Reason == cloud.ReasonThrottled {
 			throttled.WithLabelValues(action).Inc()
+			// Slow this action down, and come back at the slot booked for the retry.
+			ce.RetryAfter = c.lim.throttled(action, key, sent, low)
 		}
 		c.breaker.record(time.Now(), ce.RequestID == "" && ce.Reason == cloud.ReasonCloudError)
 		about.audit.write(ctx, region, resp, ce)

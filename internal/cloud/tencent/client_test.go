@@ -279,7 +279,15 @@ func TestServerFaultsAreRetryable(t *testing.T) {
 	emu.SetFaults(emulator.Faults{QPS: 1})
 	_, _ = c.ListShares(ctx, gz, imgA)
 	_, err = c.ListShares(ctx, gz, imgA)
-	_ = wantReason(t, err, cloud.ReasonThrottled, "RequestLimitExceeded")
+	ce := wantReason(t, err, cloud.ReasonThrottled, "RequestLimitExceeded")
+	// The client slows the action down and books the retry's slot.
+	if ce.RetryAfter <= 0 {
+		t.Fatalf("a RequestLimitExceeded carries no RetryAfter: %+v", ce)
+	}
+	lim := c.(*Client).lim
+	if r := lim.rate("DescribeImageSharePermission"); r >= lim.ceiling {
+		t.Fatalf("the rate stayed at %v after RequestLimitExceeded", r)
+	}
 }
 
 func TestClientSideRateLimitNeverWaits(t *testing.T) {
