@@ -35,9 +35,9 @@ const (
 
 // DemoAPIQPS is the manager's --api-qps in the demo and the end-to-end tests: the manager's own
 // default, so the demo shows the operator as it runs anywhere. The wrong-region sample makes
-// the manager search the other regions for its image, one DescribeImages call each; at 8
+// the manager search the other regions for its image, one DescribeImages call each; at 10
 // calls/s that search finishes within a couple of seconds.
-const DemoAPIQPS = 8
+const DemoAPIQPS = 10
 
 // StackOptions say where a Stack finds its parts and puts its files.
 type StackOptions struct {
