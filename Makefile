@@ -124,12 +124,13 @@ bench-smoke: build envtest-assets ## Run the benchmark at a tiny size, so it kee
 
 # The inner loop: everything that needs no control plane. In internal/controller that is every
 # test but the envtest Ginkgo suite (TestControllers): the planner-backed verdict tables and the
-# reconciler against the fake cloud. Under 60 s on 2 cores with a warm build cache.
-UNIT_PKGS = ./internal/planner/... ./internal/emulator/... ./internal/cloud/... ./internal/controller/ ./internal/testenv/
+# reconciler against the fake cloud; in internal/policy every test but its envtest suite
+# (TestPolicy): selection, aggregation, child specs and published data. Under 60 s on 2 cores with a warm build cache.
+UNIT_PKGS = ./internal/planner/... ./internal/emulator/... ./internal/cloud/... ./internal/controller/ ./internal/policy/ ./internal/testenv/
 
 .PHONY: test-unit
 test-unit: ## Run the fast tests (planner, verdicts, fake-cloud reconciler, emulator, adapter); no control plane.
-	go test -count=1 -skip '^TestControllers$$' $(UNIT_PKGS)
+	go test -count=1 -skip '^(TestControllers|TestPolicy)$$' $(UNIT_PKGS)
 
 .PHONY: test-race
 test-race: ## Run the pure, emulator and adapter packages under the race detector.

@@ -18,8 +18,9 @@ limitations under the License.
 // no cluster and no Tencent Cloud account. It provides kube-apiserver, etcd and kubectl
 // (hack/envtest-assets.sh), builds the manager and the CVM emulator into bin/, starts them with
 // the control plane on loopback (internal/testenv, the tests' own harness), applies
-// config/samples, waits until every ImageShare is Ready or Stalled, prints what the operator did
-// and the emulator's share table, and stops everything it started.
+// config/samples, waits until every ImageShare and ImageSharePolicy (with the ImageShares the
+// policy creates) is Ready or Stalled, prints what the operator did and the emulator's share
+// table, and stops everything it started.
 //
 //	go run ./hack/demo            run, show, stop (make demo)
 //	go run ./hack/demo --keep     leave it running (make demo KEEP=1)
@@ -47,6 +48,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
@@ -64,6 +68,9 @@ type config struct {
 }
 
 func main() {
+	// The demo's client logs nothing; without a logger controller-runtime prints a stack trace
+	// when the client is created more than 30 s after start (a slow first build).
+	ctrllog.SetLogger(logr.Discard())
 	cfg, err := parseFlags(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		return

@@ -20,10 +20,12 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -56,21 +58,57 @@ func showcase(ctx context.Context, cfg config, st *testenv.Stack) (*report, erro
 	if err != nil {
 		return rep, fmt.Errorf("create client: %w", err)
 	}
-	say("Waiting until every ImageShare is Ready or Stalled (at most %s)", cfg.timeout)
+	say("Waiting until every ImageShare and ImageSharePolicy is Ready or Stalled (at most %s)", cfg.timeout)
 	start := time.Now()
-	objs, err := testenv.WaitSettled(ctx, c, testenv.WaitOptions{Timeout: cfg.timeout,
-		Progress: func(settled, total int, pending []*cvmv1alpha1.ImageShare) {
-			names := make([]string, 0, len(pending))
-			for _, o := range pending {
-				names = append(names, shortSummary(o))
+	deadline := start.Add(cfg.timeout)
+	wait := testenv.WaitOptions{Progress: func(settled, total int, pending []*cvmv1alpha1.ImageShare) {
+		names := make([]string, 0, len(pending))
+		for _, o := range pending {
+			names = append(names, shortSummary(o))
+		}
+		say("  %d of %d settled; waiting for %s", settled, total, strings.Join(names, ", "))
+	}}
+	// A policy creates its children after it is applied, and is Ready once they all are: wait
+	// for the ImageShares, then for the policies, and again for the ImageShares until both hold.
+	lastPolicies := ""
+	for {
+		wait.Timeout = max(time.Until(deadline), 0)
+		objs, err := testenv.WaitSettled(ctx, c, wait)
+		rep.ImageShares = objs
+		if err != nil {
+			return rep, fmt.Errorf("%w\nsee %s", err, cfg.rel(filepath.Join(cfg.dir, "manager.log")))
+		}
+		policies, pending, err := listPolicies(ctx, c)
+		rep.ImageSharePolicies = policies
+		if err == nil && len(pending) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return rep, err
 			}
-			say("  %d of %d settled; waiting for %s", settled, total, strings.Join(names, ", "))
-		}})
-	rep.ImageShares = objs
-	if err != nil {
-		return rep, fmt.Errorf("%w\nsee %s", err, cfg.rel(filepath.Join(cfg.dir, "manager.log")))
+			return rep, fmt.Errorf("after %s, ImageSharePolicies are neither Ready nor Stalled: %s\nsee %s",
+				cfg.timeout, strings.Join(pending, ", "), cfg.rel(filepath.Join(cfg.dir, "manager.log")))
+		}
+		if now := strings.Join(pending, ", "); err == nil && now != lastPolicies {
+			say("  waiting for ImageSharePolicy %s", now)
+			lastPolicies = now
+		}
+		select {
+		case <-ctx.Done():
+			return rep, fmt.Errorf("wait for the ImageSharePolicies: %w", ctx.Err())
+		case <-time.After(time.Second):
+		}
 	}
-	say("All %d ImageShares settled in %s", len(objs), time.Since(start).Round(100*time.Millisecond))
+	children := 0
+	for i := range rep.ImageShares {
+		if rep.ImageShares[i].Labels[cvmv1alpha1.PolicyLabel] != "" {
+			children++
+		}
+	}
+	say("All %d ImageShares settled in %s (%d of them owned by %d ImageSharePolicy)", len(rep.ImageShares),
+		time.Since(start).Round(100*time.Millisecond), children, len(rep.ImageSharePolicies))
+	objs := rep.ImageShares
 
 	table, _, err := st.Kubectl(ctx, "get", "ims", "-A", "-o", "wide")
 	if err != nil {
@@ -88,12 +126,47 @@ func showcase(ctx context.Context, cfg config, st *testenv.Stack) (*report, erro
 		fmt.Printf("\nStalled ImageShares, and what to do about them:\n%s", stalled.String())
 	}
 
+	policyTable, _, err := st.Kubectl(ctx, "get", "imsp", "-A", "-o", "wide")
+	if err != nil {
+		return rep, err
+	}
+	fmt.Printf("\n$ kubectl get imsp -A -o wide\n%s", policyTable)
+
 	if rep.Emulator, err = testenv.FetchEmulatorState(ctx, st.Emulator); err != nil {
 		return rep, err
 	}
 	rep.ShareTable = testenv.ShareTable(rep.Emulator)
 	fmt.Printf("\nThe emulator's share table (GET http://%s/_emulator/state):\n%s\n", st.Emulator, rep.ShareTable)
 	return rep, nil
+}
+
+// listPolicies lists the ImageSharePolicies sorted by namespace and name, and names those that
+// are neither Ready nor Stalled for their current generation as "name (Reason)".
+func listPolicies(ctx context.Context, c client.Reader) ([]cvmv1alpha1.ImageSharePolicy, []string, error) {
+	var list cvmv1alpha1.ImageSharePolicyList
+	if err := c.List(ctx, &list); err != nil {
+		return nil, nil, fmt.Errorf("list ImageSharePolicies: %w", err)
+	}
+	slices.SortFunc(list.Items, func(a, b cvmv1alpha1.ImageSharePolicy) int {
+		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+	})
+	var pending []string
+	for i := range list.Items {
+		p := &list.Items[i]
+		now := func(typ string) bool {
+			c := meta.FindStatusCondition(p.Status.Conditions, typ)
+			return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == p.Generation
+		}
+		if now(cvmv1alpha1.ConditionReady) || now(cvmv1alpha1.ConditionStalled) {
+			continue
+		}
+		summary := p.Name + " (new)"
+		if c := meta.FindStatusCondition(p.Status.Conditions, cvmv1alpha1.ConditionReady); c != nil {
+			summary = fmt.Sprintf("%s (%s)", p.Name, c.Reason)
+		}
+		pending = append(pending, summary)
+	}
+	return list.Items, pending, nil
 }
 
 // shortSummary is "name (Reason)" for progress lines.
@@ -116,7 +189,7 @@ func printKeep(cfg config, st *testenv.Stack) {
 	fmt.Printf("The demo keeps running (KEEP=1). Use it from this shell with:\n\n"+
 		"  export KUBECONFIG=%s\n"+
 		"  export PATH=%s:$PATH   # for its kubectl, if you have none\n"+
-		"  kubectl get ims -A\n"+
+		"  kubectl get ims,imsp -A\n"+
 		"  curl -s http://%s/_emulator/state\n\n"+
 		"Logs: %s, %s\nRunning: %s (pids in %s)\nStop everything with: make demo-stop\n",
 		st.Kubeconfig, filepath.Dir(st.KubectlPath), st.Emulator,

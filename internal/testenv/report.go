@@ -32,8 +32,10 @@ type DemoReport struct {
 	Processes []Process `json:"processes"`
 	// Kubeconfig is the control plane's admin kubeconfig.
 	Kubeconfig string `json:"kubeconfig"`
-	// ImageShares are the ImageShares as the demo found them settled.
+	// ImageShares are the ImageShares as the demo found them settled, the policies' children too.
 	ImageShares []cvmv1alpha1.ImageShare `json:"imageShares"`
+	// ImageSharePolicies are the ImageSharePolicies as the demo found them settled.
+	ImageSharePolicies []cvmv1alpha1.ImageSharePolicy `json:"imageSharePolicies"`
 	// Emulator is GET /_emulator/state at the end.
 	Emulator emulator.State `json:"emulator"`
 	// ShareTable is the share table exactly as printed.

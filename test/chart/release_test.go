@@ -113,29 +113,33 @@ func scrape(t *testing.T, url string) string {
 	return string(data)
 }
 
-// TestArgoCDSnippet checks that the chart's README documents the Argo CD health check as it is
-// in config/argocd (the script the gitops tests run), so the snippet cannot go stale.
+// TestArgoCDSnippet checks that the chart's README documents the Argo CD health checks as they are
+// in config/argocd (the scripts the gitops tests run), under the keys of both kinds, so the snippet
+// cannot go stale.
 func TestArgoCDSnippet(t *testing.T) {
-	script, err := os.ReadFile(filepath.Join(projectRoot(), "config", "argocd", "cvm.imageshare.dev",
-		"ImageShare", "health.lua"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	readme, err := os.ReadFile(filepath.Join(chartDir(), "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	const indent = "      "
-	var want strings.Builder
-	for line := range strings.SplitSeq(strings.TrimRight(string(script), "\n"), "\n") {
-		if line == "" {
-			want.WriteString("\n")
-		} else {
-			want.WriteString(indent + line + "\n")
+	for _, kind := range []string{"ImageShare", "ImageSharePolicy"} {
+		script, err := os.ReadFile(filepath.Join(projectRoot(), "config", "argocd", "cvm.imageshare.dev",
+			kind, "health.lua"))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if !strings.Contains(string(readme), want.String()) {
-		t.Errorf("dist/chart/README.md does not contain config/argocd/.../health.lua indented by %d spaces; "+
-			"copy it again", len(indent))
+		const indent = "      "
+		var want strings.Builder
+		want.WriteString("    resource.customizations.health.cvm.imageshare.dev_" + kind + ": |\n")
+		for line := range strings.SplitSeq(strings.TrimRight(string(script), "\n"), "\n") {
+			if line == "" {
+				want.WriteString("\n")
+			} else {
+				want.WriteString(indent + line + "\n")
+			}
+		}
+		if !strings.Contains(string(readme), want.String()) {
+			t.Errorf("dist/chart/README.md does not contain config/argocd/cvm.imageshare.dev/%s/health.lua "+
+				"indented by %d spaces under its argocd-cm key; copy it again", kind, len(indent))
+		}
 	}
 }

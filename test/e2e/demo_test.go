@@ -37,6 +37,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
@@ -176,6 +177,43 @@ var _ = Describe("make demo", Ordered, func() {
 			}
 		})
 
+		It("prints kubectl get imsp -A -o wide after the ImageShares, with the policy's children Ready", func() {
+			Expect(run.stdout).To(MatchRegexp(`(?s)\$ kubectl get ims -A -o wide\n.*\$ kubectl get imsp -A -o wide\n`))
+			Expect(run.stdout).To(ContainSubstring("(%d of them owned by %d ImageSharePolicy)", len(policyChildren),
+				len(policyOutcomes)))
+			_, table, found := strings.Cut(run.stdout, "$ kubectl get imsp -A -o wide\n")
+			Expect(found).To(BeTrue())
+			table, _, _ = strings.Cut(table, "\n\n")
+			t := parseTable(table)
+			Expect(t.columns).To(Equal([]string{"NAMESPACE", "NAME", "REGION", "SELECTED", "READY", "REASON", "AGE",
+				"PREFIX", "KEEP", "EXPIRES", "MESSAGE"}))
+			Expect(t.rows).To(HaveLen(len(policyOutcomes)))
+			for name, want := range policyOutcomes {
+				Expect(t.rows).To(HaveKey(name))
+				Expect(t.rows[name]).To(HaveKeyWithValue("REASON", want.reason))
+				Expect(t.rows[name]).To(HaveKeyWithValue("READY", map[bool]string{true: "True", false: "False"}[want.ready]))
+				Expect(t.rows[name]).To(HaveKeyWithValue("SELECTED", strconv.Itoa(len(policyChildren))))
+			}
+			Expect(rep.ImageSharePolicies).To(HaveLen(len(policyOutcomes)))
+			for i := range rep.ImageSharePolicies {
+				p := &rep.ImageSharePolicies[i]
+				ready := meta.FindStatusCondition(p.Status.Conditions, "Ready")
+				Expect(ready).NotTo(BeNil(), p.Name)
+				Expect(ready.ObservedGeneration).To(Equal(p.Generation), p.Name)
+				children := make([]string, 0, len(p.Status.Images))
+				for _, img := range p.Status.Images {
+					Expect(img.Ready).To(BeTrue(), img.Child)
+					children = append(children, img.Child)
+				}
+				Expect(children).To(ConsistOf(policyChildren))
+			}
+			for i := range rep.ImageShares {
+				obj := &rep.ImageShares[i]
+				Expect(slices.Contains(policyChildren, obj.Name)).To(Equal(
+					obj.Labels[cvmv1alpha1.PolicyLabel] == samplePolicy), obj.Name)
+			}
+		})
+
 		It("prints the share table as the emulator reports it", func() {
 			expectShares(rep.Emulator)
 			Expect(run.stdout).To(ContainSubstring(rep.ShareTable))
@@ -282,14 +320,16 @@ var _ = Describe("make demo", Ordered, func() {
 // Parts of the demo's output that differ from run to run: addresses, pids, ages and timings, and
 // the directory of the logs (bin/demo for make demo, a temporary one in this test).
 var (
-	volatileAddr     = regexp.MustCompile(`127\.0\.0\.1:\d+`)
-	volatilePID      = regexp.MustCompile(`pid \d+`)
-	volatileSettled  = regexp.MustCompile(`settled in \S+`)
-	volatileAge      = regexp.MustCompile(` \d+[smh] +(Merge|Exclusive|Observe) `)
-	volatileLogs     = regexp.MustCompile(`Logs are in \S+`)
-	volatileSpaceRun = regexp.MustCompile(` {2,}`)
+	volatileAddr    = regexp.MustCompile(`127\.0\.0\.1:\d+`)
+	volatilePID     = regexp.MustCompile(`pid \d+`)
+	volatileSettled = regexp.MustCompile(`settled in \S+`)
+	volatileAge     = regexp.MustCompile(` \d+[smh] +(Merge|Exclusive|Observe) `)
+	// An ImageSharePolicy row's age is followed by its name prefix and keepLatest.
+	volatilePolicyAge = regexp.MustCompile(` \d+[smh] +(\S+ +\d+ )`)
+	volatileLogs      = regexp.MustCompile(`Logs are in \S+`)
+	volatileSpaceRun  = regexp.MustCompile(` {2,}`)
 	// Progress lines while samples settle depend on timing.
-	volatileProgress = regexp.MustCompile(`(?m)^==> +\d+ of \d+ settled; waiting for .*\n`)
+	volatileProgress = regexp.MustCompile(`(?m)^==> +(\d+ of \d+ settled; waiting for|waiting for ImageSharePolicy) .*\n`)
 )
 
 // comparableDemoOutput is the demo's output from the samples on, with what varies between runs
@@ -304,6 +344,7 @@ func comparableDemoOutput(out string) string {
 	rest = volatilePID.ReplaceAllString(rest, "pid N")
 	rest = volatileSettled.ReplaceAllString(rest, "settled in T")
 	rest = volatileAge.ReplaceAllString(rest, " AGE $1 ")
+	rest = volatilePolicyAge.ReplaceAllString(rest, " AGE $1")
 	rest = volatileLogs.ReplaceAllString(rest, "Logs are in DIR")
 	rest = volatileSpaceRun.ReplaceAllString(rest, " ")
 	lines := strings.Split(strings.TrimSpace(rest), "\n")

@@ -47,6 +47,17 @@ const (
 	sampleWithShares = "web-base"
 )
 
+// samplePolicy is the sample config/samples/cvm_v1alpha1_imagesharepolicy.yaml; it selects the
+// three newest of the four golden-ubuntu builds in the seed and owns one ImageShare for each,
+// named <policy>-<imageId>.
+const samplePolicy = "golden"
+
+// policyChildren are the ImageShares samplePolicy creates: in sampleOutcomes, not in the samples.
+var policyChildren = []string{"golden-img-gold1109", "golden-img-gold1116", "golden-img-gold1123"}
+
+// policyOutcomes are the ImageSharePolicy samples' expected Ready conditions.
+var policyOutcomes = map[string]outcome{samplePolicy: {ready: true, reason: reasonShared}}
+
 var sampleOutcomes = map[string]outcome{
 	sampleWithShares: {ready: true, reason: reasonShared},
 	"api-base":       {ready: true, reason: reasonShared}, // Exclusive
@@ -56,6 +67,12 @@ var sampleOutcomes = map[string]outcome{
 	"golden-base":    {reason: "DriftDetected"}, // Observe
 	"tools-base":     {reason: "InvalidAccounts"},
 	"app-base":       {ready: true, reason: reasonShared}, // replicated to ap-shanghai
+	"batch-base":     {ready: true, reason: reasonShared}, // accountsFrom a ConfigMap, published
+	"vendor-base":    {ready: true, reason: reasonShared}, // expiresAt 2030
+	// The children of the ImageSharePolicy golden (each replicated to ap-shanghai).
+	"golden-img-gold1109": {ready: true, reason: reasonShared},
+	"golden-img-gold1116": {ready: true, reason: reasonShared},
+	"golden-img-gold1123": {ready: true, reason: reasonShared},
 }
 
 // expectedShares is every image's share list once the samples settled, sorted.
@@ -75,6 +92,19 @@ func expectedShares() map[string][]string {
 		"img-hhhh0008": {"100000000002", "100000000003"},
 		// The copy the operator made of img-hhhh0008 has a new ID; it is keyed by what it is.
 		"copy of img-hhhh0008 in ap-shanghai": {"100000000002", "100000000003"},
+		// The account listed in the spec, then those of the ConfigMap platform-accounts.
+		"img-iiii0009": {"100000000002", "100000000003", "100000000005"},
+		"img-jjjj0010": {"100000000007"}, // expires in 2030
+		// The policy golden shares the three newest team=platform builds, and their copies; the
+		// oldest build and another team's build stay unshared.
+		"img-gold1102":                        {},
+		"img-gold1109":                        {"100000000002"},
+		"img-gold1116":                        {"100000000002"},
+		"img-gold1123":                        {"100000000002"},
+		"img-data1123":                        {},
+		"copy of img-gold1109 in ap-shanghai": {"100000000002"},
+		"copy of img-gold1116 in ap-shanghai": {"100000000002"},
+		"copy of img-gold1123 in ap-shanghai": {"100000000002"},
 	}
 }
 
@@ -139,9 +169,42 @@ var _ = Describe("The samples against the emulator, through kubectl", Ordered, f
 		stdout, _, err := run("apply", "-k", filepath.Join(projectDir, "config", "samples"), "-n", ns)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(stdout).To(ContainSubstring("secret/tencent-credentials created"))
+		Expect(stdout).To(ContainSubstring("configmap/platform-accounts created"))
 		for name := range sampleOutcomes {
+			if slices.Contains(policyChildren, name) {
+				continue
+			}
 			Expect(stdout).To(ContainSubstring("imageshare.cvm.imageshare.dev/%s created", name))
 		}
+		for name := range policyOutcomes {
+			Expect(stdout).To(ContainSubstring("imagesharepolicy.cvm.imageshare.dev/%s created", name))
+		}
+	})
+
+	It("brings the policy's children and the policy to Ready: kubectl wait --for=condition=Ready", func() {
+		for name, want := range policyOutcomes {
+			_, _, err := run("wait", "--for=condition=Ready", "imagesharepolicy/"+name, "-n", ns, "--timeout=90s")
+			Expect(err).NotTo(HaveOccurred(), name)
+			out, _, err := run("get", "imagesharepolicy", name, "-n", ns, "-o",
+				`jsonpath={.status.conditions[?(@.type=="Ready")].reason} {.status.selectedCount}`)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(out).To(Equal(fmt.Sprintf("%s %d", want.reason, len(policyChildren))), name)
+		}
+		out, _, err := run("get", "imageshare", "-n", ns, "-l", "cvm.imageshare.dev/policy="+samplePolicy, "-o",
+			`jsonpath={.items[*].metadata.name}`)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(strings.Fields(out)).To(ConsistOf(policyChildren))
+	})
+
+	It("publishes where the images are", func() {
+		out, _, err := run("get", "configmap", "batch-base-images", "-n", ns, "-o", `jsonpath={.data.ap-guangzhou}`)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(Equal("img-iiii0009"))
+		// The policy publishes its newest selected build, and that build's copy in ap-shanghai.
+		out, _, err = run("get", "configmap", "golden-images", "-n", ns, "-o",
+			`jsonpath={.data.ap-guangzhou} {.data.ap-shanghai}`)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(MatchRegexp(`^img-gold1123 img-[a-z0-9]{8}$`))
 	})
 
 	It("shares the sharing samples: kubectl wait --for=condition=Ready", func() {

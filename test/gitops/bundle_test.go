@@ -258,8 +258,10 @@ data:
 	if cm.Data["url"] != "https://argocd.example.com" {
 		t.Errorf("the patch lost an existing setting: %v", cm.Data)
 	}
-	if cm.Data[argoConfigMapKey] != healthScript(t) {
-		t.Errorf("after the patch, %s is not health.lua:\n%s", argoConfigMapKey, cm.Data[argoConfigMapKey])
+	for key, script := range argoHealthScripts(t) {
+		if cm.Data[key] != script {
+			t.Errorf("after the patch, %s is not its health.lua:\n%s", key, cm.Data[key])
+		}
 	}
 }
 

@@ -36,6 +36,9 @@ type healthTests struct {
 // (resource.customizations.health.<group>_<kind>).
 const argoConfigMapKey = "resource.customizations.health.cvm.imageshare.dev_ImageShare"
 
+// argoPolicyConfigMapKey is the argocd-cm key of the ImageSharePolicy health check.
+const argoPolicyConfigMapKey = "resource.customizations.health.cvm.imageshare.dev_ImageSharePolicy"
+
 // validArgoStatuses are the codes Argo CD accepts from a script; anything else
 // it shows as Unknown.
 var validArgoStatuses = []string{"Unknown", "Progressing", "Suspended", "Healthy", "Degraded", "Missing"}
@@ -273,8 +276,8 @@ func TestHealthLuaUsesNoLibrary(t *testing.T) {
 }
 
 // TestArgoConfigMapPatch checks that the argocd-cm snippet installs exactly
-// health.lua, under the key Argo CD reads for group cvm.imageshare.dev, kind
-// ImageShare.
+// the health scripts, under the keys Argo CD reads for group cvm.imageshare.dev,
+// kinds ImageShare and ImageSharePolicy, and nothing else.
 func TestArgoConfigMapPatch(t *testing.T) {
 	data, err := os.ReadFile(projectPath(t, "config", "argocd", "argocd-cm-patch.yaml"))
 	if err != nil {
@@ -287,14 +290,31 @@ func TestArgoConfigMapPatch(t *testing.T) {
 	if cm.Kind != "ConfigMap" || cm.APIVersion != "v1" || cm.Name != "argocd-cm" {
 		t.Errorf("argocd-cm-patch.yaml is %s %s %q, want v1 ConfigMap \"argocd-cm\"", cm.APIVersion, cm.Kind, cm.Name)
 	}
-	if got := cm.Data[argoConfigMapKey]; got != healthScript(t) {
-		t.Errorf("argocd-cm-patch.yaml key %s differs from health.lua:\n%s", argoConfigMapKey, got)
-	}
-	for key := range cm.Data {
-		if key != argoConfigMapKey {
-			t.Errorf("argocd-cm-patch.yaml sets %s too: the patch should only add the health check", key)
+	want := argoHealthScripts(t)
+	for key, script := range want {
+		if got, ok := cm.Data[key]; !ok {
+			t.Errorf("argocd-cm-patch.yaml does not set %s", key)
+		} else if got != script {
+			t.Errorf("argocd-cm-patch.yaml key %s differs from its health.lua:\n%s", key, got)
 		}
 	}
+	for key := range cm.Data {
+		if _, ok := want[key]; !ok {
+			t.Errorf("argocd-cm-patch.yaml sets %s too: the patch should only add the health checks", key)
+		}
+	}
+}
+
+// argoHealthScripts maps each argocd-cm key the patch must set to the script it
+// must hold: ImageShare/health.lua and ImageSharePolicy/health.lua.
+func argoHealthScripts(t *testing.T) map[string]string {
+	t.Helper()
+	policy, err := os.ReadFile(projectPath(t, "config", "argocd", "cvm.imageshare.dev", "ImageSharePolicy",
+		"health.lua"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{argoConfigMapKey: healthScript(t), argoPolicyConfigMapKey: string(policy)}
 }
 
 // newStalledReasons are terminal reasons a Stalled ImageShare can show that no
