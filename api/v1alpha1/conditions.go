@@ -77,3 +77,11 @@ const (
 	// AccountReasonInvalidID: the cloud refused the ID's format.
 	AccountReasonInvalidID = "InvalidAccountId"
 )
+
+// ReadyReasons are the reasons the Ready condition of an ImageShare can
+// carry, in the contract's order: what a metric or a test that must cover
+// them all iterates.
+var ReadyReasons = []string{ReasonProgressing, ReasonImageNotReady, ReasonThrottled, ReasonCloudError,
+	ReasonShared, ReasonInSync, ReasonExpired, ReasonShareLimitExceeded, ReasonRegionMismatch, ReasonImageNotFound,
+	ReasonImageNotShareable, ReasonInvalidAccounts, ReasonAccountsSourceNotFound, ReasonCredentialsMissing,
+	ReasonCredentialsInvalid, ReasonPermissionDenied, ReasonConflict, ReasonDriftDetected, ReasonCopyFailed}

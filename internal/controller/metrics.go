@@ -37,13 +37,7 @@ func observeReconcile(start time.Time) { reconcileDuration.Observe(time.Since(st
 
 // readyReasons are the Ready reasons exported even when no object has them,
 // so that a dashboard shows 0 rather than no data.
-var readyReasons = []string{cvmv1alpha1.ReasonProgressing, cvmv1alpha1.ReasonImageNotReady,
-	cvmv1alpha1.ReasonThrottled, cvmv1alpha1.ReasonCloudError, cvmv1alpha1.ReasonShared, cvmv1alpha1.ReasonInSync,
-	cvmv1alpha1.ReasonShareLimitExceeded, cvmv1alpha1.ReasonRegionMismatch, cvmv1alpha1.ReasonImageNotFound,
-	cvmv1alpha1.ReasonImageNotShareable, cvmv1alpha1.ReasonInvalidAccounts, cvmv1alpha1.ReasonCredentialsMissing,
-	cvmv1alpha1.ReasonCredentialsInvalid, cvmv1alpha1.ReasonPermissionDenied, cvmv1alpha1.ReasonConflict,
-	cvmv1alpha1.ReasonDriftDetected, cvmv1alpha1.ReasonCopyFailed,
-	cvmv1alpha1.ReasonExpired, cvmv1alpha1.ReasonAccountsSourceNotFound}
+var readyReasons = cvmv1alpha1.ReadyReasons
 
 // objectsCollector counts ImageShares at scrape time from the manager's
 // cache: one series per Ready reason and two totals, never one per object,
