@@ -282,7 +282,7 @@ func main() {
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
 		Recorder: mgr.GetEventRecorder("imagesharepolicy-controller"), Cloud: factory,
 		Options: policy.Options{ResyncPeriod: resyncPeriod, MaxConcurrentReconciles: maxConcurrent,
-			ManagerCredentials: managerCreds,
+			ManagerCredentials: managerCreds, Roles: tencent.NewRoles(""),
 			AllowEnvCredentials: func(ns string) bool {
 				return slices.Contains(envNamespaces, "*") || slices.Contains(envNamespaces, ns)
 			}},

@@ -62,6 +62,9 @@ const (
 	// ReasonNoImagesSelected: an ImageSharePolicy whose selector matches no
 	// NORMAL image (Ready True: nothing to share).
 	ReasonNoImagesSelected = "NoImagesSelected"
+	// ReasonChildRejected: the API server refused to create or update an
+	// ImageSharePolicy's child ImageShare (Stalled, naming the error).
+	ReasonChildRejected = "ChildRejected"
 )
 
 // Reasons of status.failedAccounts entries.

@@ -127,6 +127,9 @@ var _ = Describe("ImageSharePolicy admission", func() {
 		}, "spec.accountsFrom[0].configMapKeyRef.key", requiredRule),
 		Entry("publish without a name", "", func(s map[string]any) { s["publish"] = map[string]any{} },
 			"spec.publish.configMapName", requiredRule),
+		Entry("replicaRegions naming the source region", "", func(s map[string]any) {
+			s["replicaRegions"] = []any{"ap-shanghai", validRegion}
+		}, "spec", "replicaRegions must not contain the source region"),
 		Entry("a name too long for the policy label", strings.Repeat("p", 64), func(map[string]any) {},
 			"<nil>", "metadata.name must be at most 63 characters"),
 	)

@@ -42,6 +42,7 @@ type ImageSelector struct {
 
 // ImageSharePolicySpec declares which images to share (a selector, the
 // newest keepLatest of them) and how, as the spec of each child ImageShare.
+// +kubebuilder:validation:XValidation:rule="!has(self.replicaRegions) || !self.replicaRegions.exists(r, r == self.region)",message="replicaRegions must not contain the source region spec.region"
 type ImageSharePolicySpec struct {
 	// region is the Tencent Cloud region whose images are selected.
 	// +required

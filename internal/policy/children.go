@@ -36,11 +36,24 @@ func childSpec(p *cvmv1alpha1.ImageSharePolicy, imageID string) cvmv1alpha1.Imag
 	}
 }
 
+// synced is what syncChildren leaves: the children as they now stand, the
+// names of children kept past keepLatest until the newer ones are Ready, and
+// a Stalled verdict when the API server refused a child.
+type synced struct {
+	children []cvmv1alpha1.ImageShare
+	held     []string
+	rejected *verdict
+}
+
 // syncChildren creates the children of newly selected images, brings the
 // others' specs in line with the policy, and retires children of images
-// that left the selection. It returns the children as they now stand.
+// that left the selection. A child whose image only fell out of keepLatest
+// (surplus: still listed and admitted) is retired only once every selected
+// child is Ready, so consumers are never left without a shared image; the
+// child of an image no longer listed, or failed, is retired at once.
 func (r *Reconciler) syncChildren(ctx context.Context, p *cvmv1alpha1.ImageSharePolicy,
-	selected []cloud.ListedImage, children []cvmv1alpha1.ImageShare) ([]cvmv1alpha1.ImageShare, error) {
+	selected, surplus []cloud.ListedImage, children []cvmv1alpha1.ImageShare) (synced, error) {
+	var out synced
 	byName := map[string]int{}
 	for i := range children {
 		byName[children[i].Name] = i
@@ -53,33 +66,97 @@ func (r *Reconciler) syncChildren(ctx context.Context, p *cvmv1alpha1.ImageShare
 		i, ok := byName[name]
 		if !ok {
 			child, err := r.createChild(ctx, p, name, spec)
+			if isRejection(err) {
+				out.rejected = rejected(out.rejected, "create", name, err)
+				continue
+			}
 			if err != nil {
-				return nil, err
+				return out, err
 			}
 			if child != nil {
 				children = append(children, *child)
+				byName[name] = len(children) - 1
 			}
 			continue
 		}
-		child := &children[i]
-		if child.DeletionTimestamp != nil || equality.Semantic.DeepEqual(child.Spec, spec) {
-			continue
+		if err := r.updateChild(ctx, &children[i], spec); isRejection(err) {
+			out.rejected = rejected(out.rejected, "update", name, err)
+		} else if err != nil {
+			return out, err
 		}
-		child.Spec = spec
-		if err := r.Update(ctx, child); err != nil {
-			return nil, fmt.Errorf("update ImageShare %s/%s: %w", child.Namespace, name, err)
+	}
+	superseded := map[string]bool{}
+	for _, img := range surplus {
+		superseded[childName(p.Name, img.ID)] = true
+	}
+	allReady := true
+	for _, img := range selected {
+		i, ok := byName[childName(p.Name, img.ID)]
+		if !ok || !childReady(&children[i]) {
+			allReady = false
 		}
-		logf.FromContext(ctx).Info("Updated ImageShare from its policy", "imageShare", name)
 	}
 	for i := range children {
-		if !wanted[children[i].Name] {
-			if err := r.retire(ctx, p, &children[i], "its image left the selection"); err != nil {
-				return nil, err
+		c := &children[i]
+		if wanted[c.Name] || c.DeletionTimestamp != nil {
+			continue
+		}
+		if superseded[c.Name] && !allReady {
+			// Keep sharing the older build until the newer ones are.
+			out.held = append(out.held, c.Name)
+			if err := r.updateChild(ctx, c, childSpec(p, c.Spec.ImageID)); isRejection(err) {
+				out.rejected = rejected(out.rejected, "update", c.Name, err)
+			} else if err != nil {
+				return out, err
 			}
+			continue
+		}
+		why := "its image left the selection"
+		if superseded[c.Name] {
+			why = "its image fell out of keepLatest and every newer selected image is shared"
+		}
+		if err := r.retire(ctx, p, c, why); err != nil {
+			return out, err
 		}
 	}
 	slices.SortFunc(children, func(a, b cvmv1alpha1.ImageShare) int { return strings.Compare(a.Name, b.Name) })
-	return children, nil
+	slices.Sort(out.held)
+	out.children = children
+	return out, nil
+}
+
+// updateChild brings a child's spec in line with the policy.
+func (r *Reconciler) updateChild(ctx context.Context, child *cvmv1alpha1.ImageShare,
+	spec cvmv1alpha1.ImageShareSpec) error {
+	if child.DeletionTimestamp != nil || equality.Semantic.DeepEqual(child.Spec, spec) {
+		return nil
+	}
+	updated := child.DeepCopy()
+	updated.Spec = spec
+	if err := r.Update(ctx, updated); err != nil {
+		return fmt.Errorf("update ImageShare %s/%s: %w", child.Namespace, child.Name, err)
+	}
+	*child = *updated
+	logf.FromContext(ctx).Info("Updated ImageShare from its policy", "imageShare", child.Name)
+	return nil
+}
+
+// isRejection reports an error the API server gives a child it will not
+// accept as it is (a validation rule, a quota, an admission policy): retrying
+// the same object does not help, the policy's spec or the cluster must change.
+func isRejection(err error) bool {
+	return err != nil && (apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsForbidden(err))
+}
+
+// rejected is the Stalled verdict of the first child the API server refused.
+func rejected(prev *verdict, op, name string, err error) *verdict {
+	if prev != nil {
+		return prev
+	}
+	v := stalled(cvmv1alpha1.ReasonChildRejected, fmt.Sprintf(
+		"The API server refused to %s ImageShare %s: %v: fix the ImageSharePolicy's spec", op, name, err))
+	v.requeueAfter = jitter(credentialsRetry)
+	return v
 }
 
 // createChild creates one child. An ImageShare of that name the policy does

@@ -39,6 +39,9 @@ type Options struct {
 	// ManagerCredentials, when set, replaces EnvCredentials: the manager's
 	// own credential chain (--credential-sources), refreshed as it expires.
 	ManagerCredentials cloud.CredentialSource
+	// Roles assumes spec.credentialsRef.roleArn with the Secret's keys; nil
+	// makes a policy with a roleArn Stalled (CredentialsInvalid).
+	Roles cloud.RoleAssumer
 	// AllowEnvCredentials, when set, says in which namespaces EnvCredentials
 	// may be used; nil allows every namespace (as the ImageShare controller today).
 	AllowEnvCredentials func(namespace string) bool

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -34,10 +35,15 @@ func (r *Reconciler) credentials(ctx context.Context, p *cvmv1alpha1.ImageShareP
 					"spec.credentialsRef to a Secret with keys %s and %s", p.Namespace, secretIDKey, secretKeyKey)), nil
 		}
 		if r.ManagerCredentials != nil {
+			src := r.ManagerCredentials.Describe()
 			creds, err := r.ManagerCredentials.Credentials(ctx)
+			if errors.Is(err, cloud.ErrNoCredentials) {
+				return cloud.Credentials{}, stalled(cvmv1alpha1.ReasonCredentialsMissing, fmt.Sprintf(
+					"No credentials: set spec.credentialsRef to a Secret with keys %s and %s, or give the manager %s",
+					secretIDKey, secretKeyKey, src)), nil
+			}
 			if err != nil {
-				return cloud.Credentials{}, nil, fmt.Errorf("the manager's credentials (%s): %w",
-					r.ManagerCredentials.Describe(), err)
+				return credentialsFailed("the manager's own credentials ("+src+")", "the manager's credentials", err)
 			}
 			return creds, nil, nil
 		}
@@ -65,5 +71,37 @@ func (r *Reconciler) credentials(ctx context.Context, p *cvmv1alpha1.ImageShareP
 			"Secret %s/%s has no %s or %s: add the missing keys", p.Namespace, ref.Name, secretIDKey,
 			secretKeyKey)), nil
 	}
-	return creds, nil, nil
+	if ref.RoleArn == "" {
+		return creds, nil, nil
+	}
+	if r.Roles == nil {
+		return cloud.Credentials{}, stalled(cvmv1alpha1.ReasonCredentialsInvalid, fmt.Sprintf(
+			"This manager cannot assume role %s: remove spec.credentialsRef.roleArn", ref.RoleArn)), nil
+	}
+	assumed, err := r.Roles.AssumeRole(ctx, creds, ref.RoleArn)
+	if err != nil {
+		return credentialsFailed(fmt.Sprintf("role %s with the keys of Secret %s/%s", ref.RoleArn, p.Namespace,
+			ref.Name), fmt.Sprintf("Secret %s/%s or spec.credentialsRef.roleArn", p.Namespace, ref.Name), err)
+	}
+	return assumed, nil, nil
+}
+
+// credentialsFailed turns a failed credential source (the manager's chain,
+// an STS AssumeRole) into a verdict or an error: a refusal is Stalled, any
+// other failure (a refresh that has not come through) an error, retried.
+func credentialsFailed(what, fix string, err error) (cloud.Credentials, *verdict, error) {
+	code, op := "unclassified error", "the credential provider"
+	if ce := cloud.AsError(err); ce != nil {
+		code, op = ce.Code, ce.Op
+	}
+	switch cloud.ReasonOf(err) {
+	case cloud.ReasonCredentialsInvalid:
+		return cloud.Credentials{}, stalled(cvmv1alpha1.ReasonCredentialsInvalid, fmt.Sprintf(
+			"Tencent Cloud refused %s (%s %s): fix %s", what, op, code, fix)), nil
+	case cloud.ReasonPermissionDenied:
+		return cloud.Credentials{}, stalled(cvmv1alpha1.ReasonPermissionDenied, fmt.Sprintf(
+			"Tencent Cloud refused %s (%s %s): allow the keys \"sts:%s\" on the role in CAM, and trust them in "+
+				"the role's policy", what, op, code, op)), nil
+	}
+	return cloud.Credentials{}, nil, fmt.Errorf("credentials from %s: %w", what, err)
 }

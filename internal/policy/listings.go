@@ -10,7 +10,8 @@ import (
 	"github.com/imageshare/imageshare-operator/internal/cloud"
 )
 
-// listings remembers each policy's last selection, so that the reconciles a
+// listings remembers each policy's last listing (the images as the cloud
+// listed them, before selection), so that the reconciles a
 // child's status change triggers re-aggregate without listing the cloud
 // again. A spec change (a new generation) or the resync period passing
 // lists again.
@@ -22,7 +23,7 @@ type listings struct {
 type listing struct {
 	generation int64
 	at         time.Time
-	selected   []cloud.ListedImage
+	images     []cloud.ListedImage
 }
 
 func (l *listings) get(p *cvmv1alpha1.ImageSharePolicy, maxAge time.Duration) ([]cloud.ListedImage, bool) {
@@ -32,16 +33,16 @@ func (l *listings) get(p *cvmv1alpha1.ImageSharePolicy, maxAge time.Duration) ([
 	if !ok || e.generation != p.Generation || time.Since(e.at) >= maxAge {
 		return nil, false
 	}
-	return e.selected, true
+	return e.images, true
 }
 
-func (l *listings) put(p *cvmv1alpha1.ImageSharePolicy, selected []cloud.ListedImage) {
+func (l *listings) put(p *cvmv1alpha1.ImageSharePolicy, images []cloud.ListedImage) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.by == nil {
 		l.by = map[types.UID]listing{}
 	}
-	l.by[p.UID] = listing{generation: p.Generation, at: time.Now(), selected: selected}
+	l.by[p.UID] = listing{generation: p.Generation, at: time.Now(), images: images}
 }
 
 func (l *listings) forget(uid types.UID) {

@@ -190,6 +190,62 @@ var _ = Describe("ImageSharePolicy", func() {
 		Expect(w.get("beta").Status.SelectedCount).To(Equal(int32(2)))
 	})
 
+	It("keeps sharing and publishing the old build until the new one is shared (keepLatest 1)", func() {
+		w := newWorld()
+		w.policy("delta", cvmv1alpha1.ImageSharePolicySpec{
+			Selector: cvmv1alpha1.ImageSelector{NamePrefix: "delta-"}, KeepLatest: 1,
+			AccountIDs: []string{recipientA}, ReplicaRegions: []string{sh},
+			Publish: &cvmv1alpha1.PublishSpec{ConfigMapName: "delta-images"}})
+		Eventually(w.readyReason("delta"), wait, 200*time.Millisecond).Should(Equal("True/NoImagesSelected"))
+		cm := func() map[string]string {
+			c := &corev1.ConfigMap{}
+			if err := k8sClient.Get(context.Background(), client.ObjectKey{Namespace: w.ns, Name: "delta-images"},
+				c); err != nil {
+				Expect(apierrors.IsNotFound(err)).To(BeTrue())
+				return nil
+			}
+			return c.Data
+		}
+		Expect(cm()).To(BeNil(), "nothing selected: no ConfigMap, never an empty one")
+
+		postImage("img-delt0001", "delta-1", nil)
+		Eventually(cm, 2*resync+wait, 200*time.Millisecond).Should(HaveKeyWithValue(gz, "img-delt0001"))
+		Eventually(func() int { return len(cm()) }, wait, 200*time.Millisecond).Should(Equal(2))
+
+		postImage("img-delt0002", "delta-2", nil)
+		readyChild := func(name string) bool {
+			c := &cvmv1alpha1.ImageShare{}
+			if err := k8sClient.Get(context.Background(), client.ObjectKey{Namespace: w.ns, Name: name}, c); err != nil {
+				return false
+			}
+			r := meta.FindStatusCondition(c.Status.Conditions, cvmv1alpha1.ConditionReady)
+			return r != nil && r.Status == metav1.ConditionTrue && c.Status.ObservedGeneration == c.Generation &&
+				c.DeletionTimestamp == nil
+		}
+		// Until the old build's child goes, check at every poll that the new one was Ready before.
+		Eventually(func(g Gomega) {
+			old := &cvmv1alpha1.ImageShare{}
+			err := k8sClient.Get(context.Background(), client.ObjectKey{Namespace: w.ns, Name: "delta-img-delt0001"},
+				old)
+			Expect(client.IgnoreNotFound(err)).To(Succeed())
+			gone := apierrors.IsNotFound(err) || old.DeletionTimestamp != nil
+			data := cm()
+			Expect(data).NotTo(BeEmpty(), "the published map is never blanked")
+			newReady := readyChild("delta-img-delt0002") // read last: what was true before still holds
+			if gone {
+				Expect(newReady).To(BeTrue(), "the old build was retired before the new one was shared")
+			}
+			if data[gz] == "img-delt0002" {
+				Expect(newReady).To(BeTrue(), "the new build was published before it was shared")
+			}
+			g.Expect(gone).To(BeTrue())
+		}, 2*resync+wait, 100*time.Millisecond).Should(Succeed())
+		Eventually(w.children("delta"), wait, 200*time.Millisecond).Should(Equal([]string{"delta-img-delt0002"}))
+		Eventually(sharedWith("img-delt0001"), wait, 200*time.Millisecond).Should(BeEmpty())
+		Eventually(cm, wait, 200*time.Millisecond).Should(And(HaveKeyWithValue(gz, "img-delt0002"), HaveLen(2)))
+		Expect(cm()[sh]).To(Equal(w.child("delta-img-delt0002").Status.Regions[0].ImageID))
+	})
+
 	It("is Ready with reason NoImagesSelected when nothing matches", func() {
 		w := newWorld()
 		w.policy("none", cvmv1alpha1.ImageSharePolicySpec{

@@ -41,24 +41,29 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	base := p.DeepCopy()
 
-	v, selected, err := r.selectImages(ctx, p)
+	v, selected, surplus, err := r.selectImages(ctx, p, children)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	if v == nil {
 		// Only a complete listing may change the children: a failed one freezes them.
-		if children, err = r.syncChildren(ctx, p, selected, children); err != nil {
+		sync, err := r.syncChildren(ctx, p, selected, surplus, children)
+		if err != nil {
 			return ctrl.Result{}, err
 		}
+		children = sync.children
 		pv, err := r.publish(ctx, p, selected, children)
 		if err != nil {
 			return ctrl.Result{}, err
 		}
-		images, agg := aggregate(p.Name, selected, children)
+		images, agg := aggregate(p.Name, selected, children, sync.held)
 		p.Status.Images, p.Status.SelectedCount = images, int32(len(images))
 		v = agg
 		if pv != nil {
 			v = pv
+		}
+		if sync.rejected != nil {
+			v = sync.rejected
 		}
 	}
 	setConditions(p, v)
@@ -86,25 +91,36 @@ func readyReason(p *cvmv1alpha1.ImageSharePolicy) string {
 	return ""
 }
 
-// selectImages lists and selects the policy's images; a non-nil verdict
+// selectImages lists and selects the policy's images (see the function of
+// the same name; children keep their images admitted); a non-nil verdict
 // says why it could not (no credentials, a cloud error).
-func (r *Reconciler) selectImages(ctx context.Context, p *cvmv1alpha1.ImageSharePolicy) (*verdict,
-	[]cloud.ListedImage, error) {
+func (r *Reconciler) selectImages(ctx context.Context, p *cvmv1alpha1.ImageSharePolicy,
+	children []cvmv1alpha1.ImageShare) (*verdict, []cloud.ListedImage, []cloud.ListedImage, error) {
+	hasChild := func(imageID string) bool {
+		name := childName(p.Name, imageID)
+		for i := range children {
+			if children[i].Name == name && children[i].DeletionTimestamp == nil {
+				return true
+			}
+		}
+		return false
+	}
 	creds, v, err := r.credentials(ctx, p)
 	if err != nil || v != nil {
 		if v != nil {
 			v.requeueAfter = jitter(credentialsRetry)
 		}
-		return v, nil, err
+		return v, nil, nil, err
 	}
 	if l, ok := r.listings.get(p, r.ResyncPeriod); ok {
-		return nil, l, nil
+		selected, surplus := selectImages(l, p.Spec.KeepLatest, hasChild)
+		return nil, selected, surplus, nil
 	}
 	cl, err := r.Cloud.ClientFor(creds)
 	if err != nil {
 		v := stalled(cvmv1alpha1.ReasonCredentialsInvalid, "The credentials cannot be used: fix the credentials Secret")
 		v.requeueAfter = jitter(credentialsRetry)
-		return v, nil, nil
+		return v, nil, nil, nil
 	}
 	images, err := cl.ListPrivateImages(ctx, p.Spec.Region, cloud.ImageSelector{
 		NamePrefix: p.Spec.Selector.NamePrefix, Tags: p.Spec.Selector.Tags})
@@ -118,13 +134,13 @@ func (r *Reconciler) selectImages(ctx context.Context, p *cvmv1alpha1.ImageShare
 				v.requeueAfter = jitter(credentialsRetry)
 			}
 		}
-		return v, nil, nil
+		return v, nil, nil, nil
 	}
-	selected := selectImages(images, p.Spec.KeepLatest)
-	r.listings.put(p, selected)
+	r.listings.put(p, images)
 	now := metav1.Now()
 	p.Status.LastSyncTime = &now
-	return nil, selected, nil
+	selected, surplus := selectImages(images, p.Spec.KeepLatest, hasChild)
+	return nil, selected, surplus, nil
 }
 
 // children lists the policy's children by label, in its namespace.

@@ -53,8 +53,9 @@ func childReady(child *cvmv1alpha1.ImageShare) bool {
 
 // aggregate builds status.images (newest first) and the policy's verdict
 // from the selected images and the children that exist (selected or being
-// retired). It is pure: the reconcile passes what it read.
-func aggregate(policy string, selected []cloud.ListedImage, children []cvmv1alpha1.ImageShare) (
+// retired). held names the children kept past keepLatest until the selected
+// ones are Ready. It is pure: the reconcile passes what it read.
+func aggregate(policy string, selected []cloud.ListedImage, children []cvmv1alpha1.ImageShare, held []string) (
 	[]cvmv1alpha1.PolicyImage, *verdict) {
 	byName := map[string]*cvmv1alpha1.ImageShare{}
 	for i := range children {
@@ -86,7 +87,7 @@ func aggregate(policy string, selected []cloud.ListedImage, children []cvmv1alph
 	}
 	var retiring []string
 	for name := range byName {
-		if !wanted[name] {
+		if !wanted[name] && !slices.Contains(held, name) {
 			retiring = append(retiring, name)
 		}
 	}
@@ -97,8 +98,17 @@ func aggregate(policy string, selected []cloud.ListedImage, children []cvmv1alph
 	}
 	switch {
 	case len(waiting) > 0:
+		msg := fmt.Sprintf("Waiting for %d of %d ImageShares to be Ready: %s", len(waiting), len(selected),
+			list(waiting))
+		if len(held) > 0 {
+			msg += fmt.Sprintf("; keeping %d ImageShares of older images past keepLatest until then: %s",
+				len(held), list(held))
+		}
+		return images, progressing(cvmv1alpha1.ReasonProgressing, msg)
+	case len(held) > 0:
 		return images, progressing(cvmv1alpha1.ReasonProgressing, fmt.Sprintf(
-			"Waiting for %d of %d ImageShares to be Ready: %s", len(waiting), len(selected), list(waiting)))
+			"Keeping %d ImageShares of older images past keepLatest until the selected ones are Ready: %s",
+			len(held), list(held)))
 	case len(retiring) > 0:
 		return images, progressing(cvmv1alpha1.ReasonProgressing, fmt.Sprintf(
 			"Retiring %d ImageShares of images that left the selection (their shares are being cancelled): %s",

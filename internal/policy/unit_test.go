@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -39,17 +40,47 @@ func TestSelectImages(t *testing.T) {
 			img("img-b", 1, normal)}, 2, []string{"img-c", "img-b"}},
 		{"unknown creation time is oldest", []cloud.ListedImage{{ID: "img-z", State: normal},
 			img("img-a", 1, normal)}, 1, []string{"img-a"}},
+		{"an image with a child stays selected while SYNCING", []cloud.ListedImage{img("img-a", 1, normal),
+			img("img-s", 3, "SYNCING")}, 1, []string{"img-s"}},
+		{"an image with a child stays selected while USING", []cloud.ListedImage{img("img-u", 3, "USING"),
+			img("img-a", 1, normal)}, 0, []string{"img-u", "img-a"}},
+		{"a failed image with a child is dropped", []cloud.ListedImage{img("img-f", 3, "CREATEFAILED"),
+			img("img-a", 1, normal)}, 1, []string{"img-a"}},
+		{"a deleting image with a child is dropped", []cloud.ListedImage{img("img-d", 3, "DELETING"),
+			img("img-a", 1, normal)}, 1, []string{"img-a"}},
+		{"a non-NORMAL image with a child still ranks by creation time", []cloud.ListedImage{
+			img("img-s", 1, "SYNCING"), img("img-b", 3, normal), img("img-c", 2, normal)}, 2, []string{"img-b", "img-c"}},
 	}
+	withChild := func(id string) bool { return id != "img-b" && id != "img-c" && id != "img-a" }
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got := []string{}
-			for _, i := range selectImages(tc.images, tc.keep) {
+			selected, surplus := selectImages(tc.images, tc.keep, withChild)
+			for _, i := range selected {
 				got = append(got, i.ID)
 			}
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
+			for _, i := range surplus {
+				if slices.Contains(got, i.ID) {
+					t.Errorf("surplus %s is also selected", i.ID)
+				}
+			}
 		})
+	}
+}
+
+func TestSelectImagesAdmitsNewImagesOnlyWhenNormal(t *testing.T) {
+	images := []cloud.ListedImage{img("img-s", 3, "SYNCING"), img("img-a", 1, cloud.ImageStateNormal)}
+	selected, surplus := selectImages(images, 1, func(string) bool { return false })
+	if len(selected) != 1 || selected[0].ID != "img-a" || len(surplus) != 0 {
+		t.Errorf("selected %v surplus %v, want only img-a (a new SYNCING image is not admitted)", selected, surplus)
+	}
+	selected, surplus = selectImages([]cloud.ListedImage{img("img-b", 2, cloud.ImageStateNormal),
+		img("img-a", 1, cloud.ImageStateNormal)}, 1, nil)
+	if len(selected) != 1 || selected[0].ID != "img-b" || len(surplus) != 1 || surplus[0].ID != "img-a" {
+		t.Errorf("selected %v surplus %v, want img-b selected and img-a surplus", selected, surplus)
 	}
 }
 
@@ -114,10 +145,18 @@ func TestAggregate(t *testing.T) {
 			cvmv1alpha1.ReasonProgressing, false, true, nil, "p-img-a"},
 		{"every child expired", []cloud.ListedImage{a}, []cvmv1alpha1.ImageShare{child("img-a", readyExpired)},
 			metav1.ConditionTrue, cvmv1alpha1.ReasonExpired, false, false, []bool{true}, ""},
+		{"an older child held past keepLatest is named", []cloud.ListedImage{b}, []cvmv1alpha1.ImageShare{
+			child("img-a", readyShared), child("img-b", pending)}, metav1.ConditionFalse,
+			cvmv1alpha1.ReasonProgressing, false, true, []bool{false}, "keeping 1 ImageShares of older images past " +
+				"keepLatest until then: p-img-a"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			images, v := aggregate("p", tc.selected, tc.children)
+			var held []string
+			if strings.HasPrefix(tc.name, "an older child held") {
+				held = []string{"p-img-a"}
+			}
+			images, v := aggregate("p", tc.selected, tc.children, held)
 			if v.ready != tc.ready || v.reason != tc.reason || v.stalled != tc.stalled || v.reconciling != tc.reconciling {
 				t.Errorf("verdict %+v, want ready %s reason %s stalled %v reconciling %v", v, tc.ready, tc.reason,
 					tc.stalled, tc.reconciling)
@@ -172,15 +211,58 @@ func TestChildSpecPassesTheSharingFieldsButNotPublish(t *testing.T) {
 }
 
 func TestPublishedData(t *testing.T) {
-	c := child("img-b")
-	c.Status.Regions = []cvmv1alpha1.RegionStatus{{Region: "ap-shanghai", ImageID: "img-c0000001", State: "NORMAL"},
-		{Region: "ap-beijing", ImageID: "img-c0000002", State: "SYNCING"}}
-	got := publishedData("ap-guangzhou", []cloud.ListedImage{img("img-b", 2, "NORMAL"), img("img-a", 1, "NORMAL")}, &c)
-	if len(got) != 2 || got["ap-guangzhou"] != "img-b" || got["ap-shanghai"] != "img-c0000001" {
-		t.Errorf("got %v, want the newest image and its NORMAL copy only", got)
+	const home, sh, bj = "ap-guangzhou", "ap-shanghai", "ap-beijing"
+	normal := cloud.ImageStateNormal
+	a, b := img("img-a", 1, normal), img("img-b", 2, normal)
+	withCopies := func(c cvmv1alpha1.ImageShare, rs ...cvmv1alpha1.RegionStatus) *cvmv1alpha1.ImageShare {
+		c.Status.Regions = rs
+		return &c
 	}
-	if got := publishedData("ap-guangzhou", nil, nil); len(got) != 0 {
-		t.Errorf("nothing selected: got %v, want no keys", got)
+	copyOf := func(region, id, state string) cvmv1alpha1.RegionStatus {
+		return cvmv1alpha1.RegionStatus{Region: region, ImageID: id, State: state}
+	}
+	aReady := withCopies(child("img-a", readyShared), copyOf(sh, "img-ash", normal), copyOf(bj, "img-abj", normal))
+	cases := []struct {
+		name     string
+		selected []cloud.ListedImage
+		children []*cvmv1alpha1.ImageShare
+		current  map[string]string
+		want     map[string]string
+	}{
+		{"nothing selected, nothing published: no keys", nil, nil, nil, map[string]string{}},
+		{"nothing selected keeps what is published", nil, nil, map[string]string{home: "img-a", sh: "img-ash"},
+			map[string]string{home: "img-a", sh: "img-ash"}},
+		{"the newest Ready child and its NORMAL copies", []cloud.ListedImage{b, a}, []*cvmv1alpha1.ImageShare{
+			withCopies(child("img-b", readyShared), copyOf(sh, "img-bsh", normal), copyOf(bj, "img-bbj", "SYNCING")),
+			aReady}, nil, map[string]string{home: "img-b", sh: "img-bsh", bj: "img-abj"}},
+		{"a new image not yet shared is not published", []cloud.ListedImage{b, a}, []*cvmv1alpha1.ImageShare{
+			withCopies(child("img-b", pending), copyOf(sh, "img-bsh", normal)), aReady},
+			map[string]string{home: "img-a", sh: "img-ash", bj: "img-abj"},
+			map[string]string{home: "img-a", sh: "img-ash", bj: "img-abj"}},
+		{"a copy still syncing keeps the previous copy's key", []cloud.ListedImage{b}, []*cvmv1alpha1.ImageShare{
+			withCopies(child("img-b", readyShared), copyOf(sh, "img-bsh", normal), copyOf(bj, "img-bbj", "SYNCING"))},
+			map[string]string{home: "img-a", sh: "img-ash", bj: "img-abj"},
+			map[string]string{home: "img-b", sh: "img-bsh", bj: "img-abj"}},
+		{"a newer value is kept while its child is briefly not Ready", []cloud.ListedImage{b, a},
+			[]*cvmv1alpha1.ImageShare{withCopies(child("img-b", pending), copyOf(sh, "img-bsh", normal),
+				copyOf(bj, "img-bbj", normal)), aReady},
+			map[string]string{home: "img-b", sh: "img-bsh", bj: "img-bbj"},
+			map[string]string{home: "img-b", sh: "img-bsh", bj: "img-bbj"}},
+		{"a region the policy left is dropped", []cloud.ListedImage{a}, []*cvmv1alpha1.ImageShare{aReady},
+			map[string]string{home: "img-a", "ap-chengdu": "img-x"}, map[string]string{home: "img-a", sh: "img-ash",
+				bj: "img-abj"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			byName := map[string]*cvmv1alpha1.ImageShare{}
+			for _, c := range tc.children {
+				byName[c.Name] = c
+			}
+			got := publishedData(home, []string{sh, bj}, tc.selected, byName, "p", tc.current)
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 
