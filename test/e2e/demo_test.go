@@ -347,9 +347,23 @@ func comparableDemoOutput(out string) string {
 	rest = volatilePolicyAge.ReplaceAllString(rest, " AGE $1")
 	rest = volatileLogs.ReplaceAllString(rest, "Logs are in DIR")
 	rest = volatileSpaceRun.ReplaceAllString(rest, " ")
+	// Copies get their IDs in the order SyncImages calls happen, which concurrent workers
+	// decide: compare them as IDs, and the share table's copy rows as a set.
+	rest = volatileCopyID.ReplaceAllString(rest, "img-cCOPY")
 	lines := strings.Split(strings.TrimSpace(rest), "\n")
 	for i := range lines {
 		lines[i] = strings.TrimRight(lines[i], " ")
 	}
+	for i := 0; i < len(lines); {
+		j := i
+		for j < len(lines) && strings.HasPrefix(lines[j], "img-cCOPY ") {
+			j++
+		}
+		slices.Sort(lines[i:j])
+		i = max(j, i+1)
+	}
 	return strings.Join(lines, "\n")
 }
+
+// volatileCopyID is a copy's image ID (img-c and seven digits, as the emulator numbers them).
+var volatileCopyID = regexp.MustCompile(`img-c[0-9]{7}`)
