@@ -47,6 +47,7 @@ import (
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/cloud/tencent"
 	"github.com/imageshare/imageshare-operator/internal/controller"
+	"github.com/imageshare/imageshare-operator/internal/credentials"
 	"github.com/imageshare/imageshare-operator/internal/policy"
 	"github.com/imageshare/imageshare-operator/internal/version"
 	// +kubebuilder:scaffold:imports
@@ -253,6 +254,10 @@ func main() {
 		setupLog.Error(nil, "Invalid --cvm-scheme: use https or http", "scheme", cvmScheme)
 		os.Exit(1)
 	}
+	// Both controllers resolve keys alike; one Roles keeps one STS session
+	// per role and base key for both.
+	creds := credentials.Sources{Manager: managerCreds, EnvNamespaces: scope.envNamespaces(),
+		Roles: tencent.NewRoles("")}
 	factory := tencent.NewFactory(tencent.Options{Endpoint: cvmEndpoint, Scheme: cvmScheme, QPS: apiQPS})
 	if err := (&controller.ImageShareReconciler{
 		Client:    mgr.GetClient(),
@@ -264,9 +269,7 @@ func main() {
 			ShareLimit:               shareLimit,
 			ResyncPeriod:             resyncPeriod,
 			Regions:                  splitList(regionList),
-			ManagerCredentials:       managerCreds,
-			EnvCredentialsNamespaces: scope.envNamespaces(),
-			Roles:                    tencent.NewRoles(""),
+			Credentials:             creds,
 			MaxConcurrentReconciles:  maxConcurrent,
 		},
 	}).SetupWithManager(mgr); err != nil {
@@ -277,15 +280,11 @@ func main() {
 		setupLog.Error(err, "Failed to register the ImageShare metrics")
 		os.Exit(1)
 	}
-	envNamespaces := scope.envNamespaces()
 	if err := (&policy.Reconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
 		Recorder: mgr.GetEventRecorder("imagesharepolicy-controller"), Cloud: factory,
 		Options: policy.Options{ResyncPeriod: resyncPeriod, MaxConcurrentReconciles: maxConcurrent,
-			ManagerCredentials: managerCreds, Roles: tencent.NewRoles(""),
-			AllowEnvCredentials: func(ns string) bool {
-				return slices.Contains(envNamespaces, "*") || slices.Contains(envNamespaces, ns)
-			}},
+			Credentials: creds},
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "imagesharepolicy")
 		os.Exit(1)

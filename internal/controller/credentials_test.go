@@ -14,6 +14,7 @@ import (
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/cloud"
 	"github.com/imageshare/imageshare-operator/internal/cloud/tencent"
+	"github.com/imageshare/imageshare-operator/internal/credentials"
 )
 
 // sdkProvider is an SDK common.Provider standing in for env, TKE OIDC, the
@@ -61,18 +62,18 @@ func wantVerdict(t *testing.T, v *verdict, reason string, stalled bool, inMessag
 func TestCredTenancy(t *testing.T) {
 	e := newUnitEnv(t)
 	ctx := context.Background()
-	e.r.EnvCredentials = cloud.Credentials{SecretID: unitOwnerID, SecretKey: unitOwnerKey}
+	e.r.Credentials.Env = cloud.Credentials{SecretID: unitOwnerID, SecretKey: unitOwnerKey}
 	_, _, v := e.r.credentials(ctx, credObj("team-a", "", ""))
 	wantVerdict(t, v, cvmv1alpha1.ReasonCredentialsMissing, true, "team-a", "--env-credentials-namespaces",
 		"spec.credentialsRef")
 	for _, allowed := range [][]string{{"platform", "team-a"}, {"*"}} {
-		e.r.EnvCredentialsNamespaces = allowed
+		e.r.Credentials.EnvNamespaces = allowed
 		creds, id, v := e.r.credentials(ctx, credObj("team-a", "", ""))
-		if v != nil || creds.SecretID != unitOwnerID || id != identityOf(creds) {
+		if v != nil || creds.SecretID != unitOwnerID || id != credentials.Identity(creds) {
 			t.Errorf("allowed by %v: %v %q %+v", allowed, creds, id, v)
 		}
 	}
-	e.r.EnvCredentialsNamespaces = []string{"platform"}
+	e.r.Credentials.EnvNamespaces = []string{"platform"}
 	_, _, v = e.r.credentials(ctx, credObj("team-a", "", ""))
 	wantVerdict(t, v, cvmv1alpha1.ReasonCredentialsMissing, true, "--env-credentials-namespaces")
 	// A credentialsRef is always allowed: the Secret is the namespace's own.
@@ -88,10 +89,10 @@ func TestCredTenancy(t *testing.T) {
 func TestCredManagerChain(t *testing.T) {
 	e := newUnitEnv(t)
 	ctx := context.Background()
-	e.r.EnvCredentialsNamespaces = []string{"*"}
+	e.r.Credentials.EnvNamespaces = []string{"*"}
 	const podRole = "qcs::cam::uin/100000000001:roleName/imageshare-pod"
 	oidc := &sdkProvider{}
-	e.r.ManagerCredentials = tencent.NewChainOf(
+	e.r.Credentials.Manager = tencent.NewChainOf(
 		tencent.Link{Name: "env", Provider: &sdkProvider{err: cloud.ErrNoCredentials}},
 		tencent.Link{Name: "oidc", Op: "AssumeRoleWithWebIdentity", Provider: oidc, Role: podRole, Lifetime: 2 * time.Hour})
 	creds, id, v := e.r.credentials(ctx, credObj("ns", "", ""))
@@ -99,13 +100,13 @@ func TestCredManagerChain(t *testing.T) {
 		t.Fatalf("oidc link: %v %q %+v", creds, id, v)
 	}
 
-	e.r.ManagerCredentials = tencent.NewChainOf(tencent.Link{Name: "env",
+	e.r.Credentials.Manager = tencent.NewChainOf(tencent.Link{Name: "env",
 		Provider: &sdkProvider{err: cloud.ErrNoCredentials}})
 	_, _, v = e.r.credentials(ctx, credObj("ns", "", ""))
 	wantVerdict(t, v, cvmv1alpha1.ReasonCredentialsMissing, true, "TENCENTCLOUD_SECRET_ID")
 
 	down := tcerr.NewTencentCloudSDKError("InternalError", "sts is down", "req")
-	e.r.ManagerCredentials = tencent.NewChainOf(tencent.Link{Name: "oidc", Op: "AssumeRoleWithWebIdentity",
+	e.r.Credentials.Manager = tencent.NewChainOf(tencent.Link{Name: "oidc", Op: "AssumeRoleWithWebIdentity",
 		Provider: &sdkProvider{err: down}, Role: podRole, Lifetime: 2 * time.Hour})
 	_, _, v = e.r.credentials(ctx, credObj("ns", "", ""))
 	wantVerdict(t, v, cvmv1alpha1.ReasonCloudError, false, "--credential-sources oidc", "retrying")
@@ -121,7 +122,7 @@ func TestCredRoleArn(t *testing.T) {
 	ctx := context.Background()
 	const role = "qcs::cam::uin/100000000001:roleName/imageshare"
 	var bases []string
-	e.r.Roles = tencent.NewRolesWith(func(base common.CredentialIface, roleArn string) common.Provider {
+	e.r.Credentials.Roles = tencent.NewRolesWith(func(base common.CredentialIface, roleArn string) common.Provider {
 		bases = append(bases, base.GetSecretId()+" "+roleArn)
 		return &sdkProvider{}
 	})
@@ -149,13 +150,13 @@ func TestCredRoleArn(t *testing.T) {
 		"ResourceNotFound.RoleNotExist": cvmv1alpha1.ReasonCredentialsInvalid,
 		"UnauthorizedOperation":         cvmv1alpha1.ReasonPermissionDenied,
 	} {
-		e.r.Roles = tencent.NewRolesWith(func(common.CredentialIface, string) common.Provider {
+		e.r.Credentials.Roles = tencent.NewRolesWith(func(common.CredentialIface, string) common.Provider {
 			return &sdkProvider{err: tcerr.NewTencentCloudSDKError(code, "refused", "req")}
 		})
 		_, _, v := e.r.credentials(ctx, credObj("team-a", "keys", role))
 		wantVerdict(t, v, reason, true, role, "team-a/keys", code)
 	}
-	e.r.Roles = nil
+	e.r.Credentials.Roles = nil
 	_, _, v := e.r.credentials(ctx, credObj("team-a", "keys", role))
 	wantVerdict(t, v, cvmv1alpha1.ReasonCredentialsInvalid, true, "roleArn")
 }

@@ -39,6 +39,7 @@ import (
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/cloud"
+	"github.com/imageshare/imageshare-operator/internal/credentials"
 )
 
 // Finalizer holds an ImageShare until its shares are cancelled (deletionPolicy
@@ -65,18 +66,9 @@ type Options struct {
 	ResyncPeriod time.Duration
 	// Regions are searched when the image is not in spec.region (--regions).
 	Regions []string
-	// EnvCredentials are the manager's own TENCENTCLOUD_* credentials, used by
-	// objects without a credentialsRef when ManagerCredentials is nil.
-	EnvCredentials cloud.Credentials
-	// ManagerCredentials, when set, are the manager's own credentials
-	// (--credential-sources), used instead of EnvCredentials.
-	ManagerCredentials cloud.CredentialSource
-	// EnvCredentialsNamespaces are the namespaces whose objects may go without
-	// a credentialsRef and use the manager's own credentials
-	// (--env-credentials-namespaces): none when empty, "*" for all.
-	EnvCredentialsNamespaces []string
-	// Roles assumes credentialsRef.roleArn; nil refuses roleArn.
-	Roles cloud.RoleAssumer
+	// Credentials are the manager's own credential sources and which
+	// namespaces may use them, besides each object's credentialsRef.
+	Credentials credentials.Sources
 	// MaxConcurrentReconciles is the number of workers (--max-concurrent-reconciles).
 	MaxConcurrentReconciles int
 }

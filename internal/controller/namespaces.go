@@ -4,6 +4,8 @@ import (
 	"slices"
 
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+
+	"github.com/imageshare/imageshare-operator/internal/credentials"
 )
 
 // CacheNamespaces is the manager cache's DefaultNamespaces for
@@ -11,7 +13,7 @@ import (
 // those namespaces only, so managers with disjoint lists never touch each
 // other's objects. An empty list, or one naming "*", is nil: every namespace.
 func CacheNamespaces(namespaces []string) map[string]cache.Config {
-	if len(namespaces) == 0 || slices.Contains(namespaces, AllNamespaces) {
+	if len(namespaces) == 0 || slices.Contains(namespaces, credentials.AllNamespaces) {
 		return nil
 	}
 	out := make(map[string]cache.Config, len(namespaces))

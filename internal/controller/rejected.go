@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"crypto/sha256"
 	"sync"
 	"time"
 
@@ -9,6 +8,7 @@ import (
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/cloud"
+	"github.com/imageshare/imageshare-operator/internal/credentials"
 )
 
 // maxRejected bounds the rejected-credentials memo.
@@ -34,17 +34,13 @@ type rejection struct {
 
 func newRejectedKeys() *rejectedKeys { return &rejectedKeys{entries: map[types.UID]rejection{}} }
 
-func digest(c cloud.Credentials) [32]byte {
-	return sha256.Sum256([]byte(c.SecretID + "\x00" + c.SecretKey + "\x00" + c.Token))
-}
-
 // get returns the message of a rejection that still holds for o and creds.
 func (k *rejectedKeys) get(o *cvmv1alpha1.ImageShare, c cloud.Credentials, resync time.Duration,
 	now time.Time) (string, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	e, ok := k.entries[o.UID]
-	if !ok || e.digest != digest(c) || e.generation != o.Generation || now.Sub(e.at) >= resync {
+	if !ok || e.digest != credentials.Digest(c) || e.generation != o.Generation || now.Sub(e.at) >= resync {
 		return "", false
 	}
 	return e.message, true
@@ -62,7 +58,7 @@ func (k *rejectedKeys) put(o *cvmv1alpha1.ImageShare, c cloud.Credentials, messa
 		}
 		delete(k.entries, oldest)
 	}
-	k.entries[o.UID] = rejection{digest: digest(c), generation: o.Generation, at: now, message: message}
+	k.entries[o.UID] = rejection{digest: credentials.Digest(c), generation: o.Generation, at: now, message: message}
 }
 
 func (k *rejectedKeys) forget(uid types.UID) {

@@ -26,6 +26,7 @@ import (
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/cloud"
 	cloudfake "github.com/imageshare/imageshare-operator/internal/cloud/fake"
+	"github.com/imageshare/imageshare-operator/internal/credentials"
 )
 
 // The unit tests' world: one region, two images, two cloud identities (an
@@ -117,7 +118,7 @@ func unitImage(c *cloudfake.Client, id string, shares ...string) {
 func (e *unitEnv) secret(ns, name, id, key string) {
 	e.t.Helper()
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Data: map[string][]byte{SecretIDKey: []byte(id), SecretKeyKey: []byte(key)}}
+		Data: map[string][]byte{credentials.SecretIDKey: []byte(id), credentials.SecretKeyKey: []byte(key)}}
 	if err := e.k8s.Create(context.Background(), s); err != nil {
 		e.t.Fatalf("create Secret %s/%s: %v", ns, name, err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/cloud"
+	"github.com/imageshare/imageshare-operator/internal/credentials"
 )
 
 // Finalizer holds a policy until its children are deleted (and so their
@@ -33,18 +34,9 @@ const credentialsRetry = 30 * time.Second
 type Options struct {
 	// ResyncPeriod is how often each policy lists its images again (--resync-period).
 	ResyncPeriod time.Duration
-	// EnvCredentials are the manager's own TENCENTCLOUD_* credentials, used by
-	// policies without a credentialsRef.
-	EnvCredentials cloud.Credentials
-	// ManagerCredentials, when set, replaces EnvCredentials: the manager's
-	// own credential chain (--credential-sources), refreshed as it expires.
-	ManagerCredentials cloud.CredentialSource
-	// Roles assumes spec.credentialsRef.roleArn with the Secret's keys; nil
-	// makes a policy with a roleArn Stalled (CredentialsInvalid).
-	Roles cloud.RoleAssumer
-	// AllowEnvCredentials, when set, says in which namespaces EnvCredentials
-	// may be used; nil allows every namespace (as the ImageShare controller today).
-	AllowEnvCredentials func(namespace string) bool
+	// Credentials are the manager's own credential sources and which
+	// namespaces may use them, shared with the ImageShare controller.
+	Credentials credentials.Sources
 	// MaxConcurrentReconciles is the number of workers.
 	MaxConcurrentReconciles int
 }

@@ -21,6 +21,7 @@ import (
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/cloud"
+	"github.com/imageshare/imageshare-operator/internal/credentials"
 )
 
 func testScheme(t *testing.T) *runtime.Scheme {
@@ -195,28 +196,35 @@ func TestCredentials(t *testing.T) {
 	ctx := context.Background()
 	p := testPolicy()
 
-	r := &Reconciler{Options: Options{ManagerCredentials: fakeSource{err: cloud.ErrNoCredentials}}}
+	manager := func(src fakeSource) *Reconciler {
+		return &Reconciler{Options: Options{Credentials: credentials.Sources{EnvNamespaces: []string{"*"}, Manager: src}}}
+	}
+	r := manager(fakeSource{err: cloud.ErrNoCredentials})
 	if _, v, err := r.credentials(ctx, p); err != nil || v == nil || !v.stalled ||
 		v.reason != cvmv1alpha1.ReasonCredentialsMissing || !strings.Contains(v.message, "fake chain") {
 		t.Errorf("no manager credentials: verdict %+v err %v, want Stalled CredentialsMissing", v, err)
 	}
-	r = &Reconciler{Options: Options{ManagerCredentials: fakeSource{err: errors.New("metadata timeout")}}}
+	r.Credentials.EnvNamespaces = []string{"platform"}
+	if _, v, err := r.credentials(ctx, p); err != nil || v == nil || v.reason != cvmv1alpha1.ReasonCredentialsMissing ||
+		!strings.Contains(v.message, "--env-credentials-namespaces") {
+		t.Errorf("a namespace not allowed the manager's credentials: verdict %+v err %v, want CredentialsMissing", v, err)
+	}
+	r = manager(fakeSource{err: errors.New("metadata timeout")})
 	if _, v, err := r.credentials(ctx, p); err == nil || v != nil {
 		t.Errorf("a failing refresh: verdict %+v err %v, want a retried error", v, err)
 	}
-	r = &Reconciler{Options: Options{ManagerCredentials: fakeSource{creds: cloud.Credentials{SecretID: "id",
-		SecretKey: "key"}}}}
+	r = manager(fakeSource{creds: cloud.Credentials{SecretID: "id", SecretKey: "key"}})
 	if c, v, err := r.credentials(ctx, p); err != nil || v != nil || c.SecretID != "id" {
 		t.Errorf("manager credentials: %+v %+v %v", c, v, err)
 	}
 
 	// credentialsRef.roleArn: the Secret's keys assume the role.
-	secret := map[string][]byte{secretIDKey: []byte("AKID"), secretKeyKey: []byte("key")}
+	secret := map[string][]byte{credentials.SecretIDKey: []byte("AKID"), credentials.SecretKeyKey: []byte("key")}
 	p.Spec.CredentialsRef = &cvmv1alpha1.SecretReference{Name: "tc",
 		RoleArn: "qcs::cam::uin/100000000001:roleName/share"}
 	cl := fake.NewClientBuilder().WithScheme(s).WithObjects(secretObject("ns", "tc", secret)).Build()
 	roles := &fakeRoles{}
-	r = &Reconciler{Client: cl, APIReader: cl, Options: Options{Roles: roles}}
+	r = &Reconciler{Client: cl, APIReader: cl, Options: Options{Credentials: credentials.Sources{Roles: roles}}}
 	if c, v, err := r.credentials(ctx, p); err != nil || v != nil || c.SecretID != "tmp-AKID" ||
 		roles.arn != p.Spec.CredentialsRef.RoleArn {
 		t.Errorf("roleArn: %+v %+v %v (assumed %q), want the role's credentials", c, v, err, roles.arn)

@@ -26,7 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
-	"github.com/imageshare/imageshare-operator/internal/controller"
+	"github.com/imageshare/imageshare-operator/internal/credentials"
 	"github.com/imageshare/imageshare-operator/internal/emulator"
 	"github.com/imageshare/imageshare-operator/internal/emulator/emulatortest"
 )
@@ -56,7 +56,7 @@ func TestDashboardAndAlertsQueryExportedMetrics(t *testing.T) {
 	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "tencent-credentials"},
-			StringData: map[string]string{controller.SecretIDKey: secretID, controller.SecretKeyKey: secretKey}},
+			StringData: map[string]string{credentials.SecretIDKey: secretID, credentials.SecretKeyKey: secretKey}},
 		imageShare("web", image, recipients),
 		imageShare("gone", "img-missing1", recipients[:1]),
 	}
