@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
@@ -115,11 +117,26 @@ func scrape(t *testing.T, url string) string {
 
 // TestArgoCDSnippet checks that the chart's README documents the Argo CD health checks as they are
 // in config/argocd (the scripts the gitops tests run), under the keys of both kinds, so the snippet
-// cannot go stale.
+// cannot go stale: the README's values block is parsed as Helm would, YAML alias included.
 func TestArgoCDSnippet(t *testing.T) {
 	readme, err := os.ReadFile(filepath.Join(chartDir(), "README.md"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	const key = "resource.customizations.health.cvm.imageshare.dev_"
+	var block string
+	for part := range strings.SplitSeq(string(readme), "```yaml\n") {
+		if body, _, ok := strings.Cut(part, "```"); ok && strings.Contains(body, key) {
+			block = body
+		}
+	}
+	var values struct {
+		Configs struct {
+			CM map[string]string `json:"cm"`
+		} `json:"configs"`
+	}
+	if err := yaml.Unmarshal([]byte(block), &values); err != nil {
+		t.Fatalf("dist/chart/README.md's Argo CD values block does not parse: %v", err)
 	}
 	for _, kind := range []string{"ImageShare", "ImageSharePolicy"} {
 		script, err := os.ReadFile(filepath.Join(projectRoot(), "config", "argocd", "cvm.imageshare.dev",
@@ -127,19 +144,9 @@ func TestArgoCDSnippet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		const indent = "      "
-		var want strings.Builder
-		want.WriteString("    resource.customizations.health.cvm.imageshare.dev_" + kind + ": |\n")
-		for line := range strings.SplitSeq(strings.TrimRight(string(script), "\n"), "\n") {
-			if line == "" {
-				want.WriteString("\n")
-			} else {
-				want.WriteString(indent + line + "\n")
-			}
-		}
-		if !strings.Contains(string(readme), want.String()) {
-			t.Errorf("dist/chart/README.md does not contain config/argocd/cvm.imageshare.dev/%s/health.lua "+
-				"indented by %d spaces under its argocd-cm key; copy it again", kind, len(indent))
+		if got := values.Configs.CM[key+kind]; got != string(script) {
+			t.Errorf("dist/chart/README.md's configs.cm[%s%s] is not config/argocd/cvm.imageshare.dev/%s/health.lua; "+
+				"copy it again", key, kind, kind)
 		}
 	}
 }

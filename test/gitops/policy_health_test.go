@@ -30,7 +30,7 @@ func TestPolicyHealthLua(t *testing.T) {
 		t.Fatal(err)
 	}
 	if string(script) != healthScript(t) {
-		t.Error("ImageSharePolicy/health.lua differs from ImageShare/health.lua: keep the copy identical")
+		t.Error("ImageSharePolicy/health.lua differs from ImageShare/health.lua: it should be a link to it")
 	}
 	data, err := os.ReadFile(filepath.Join(dir, "health_test.yaml"))
 	if err != nil {

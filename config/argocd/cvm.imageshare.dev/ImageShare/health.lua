@@ -1,5 +1,5 @@
 -- Argo CD health of a cvm.imageshare.dev/ImageShare or ImageSharePolicy (the same
--- script serves both kinds; cvm.imageshare.dev/ImageSharePolicy/health.lua is a copy),
+-- script serves both kinds; cvm.imageshare.dev/ImageSharePolicy/health.lua links to it),
 -- read from the kstatus triad (Ready, Reconciling, Stalled) the controller writes. It uses the Lua language
 -- only, no library function (no ipairs, no string.*, no table.*), because
 -- argocd-cm health scripts run without the standard libraries by default.
