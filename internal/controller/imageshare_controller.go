@@ -236,7 +236,7 @@ func (r *ImageShareReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("imageshare").
-		Watches(&cvmv1alpha1.ImageShare{}, handler.EnqueueRequestsFromMapFunc(r.imagesOf),
+		Watches(&cvmv1alpha1.ImageShare{}, coalescing(r.imagesOf),
 			builder.WithPredicates(changePredicate{})).
 		// Only the metadata of ConfigMaps is cached (no cluster-wide cache of
 		// their data): an edit of one that spec.accountsFrom names re-plans its

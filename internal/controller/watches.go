@@ -3,10 +3,13 @@ package controller
 import (
 	"context"
 	"slices"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -47,6 +50,50 @@ func (r *ImageShareReconciler) imagesOf(ctx context.Context, o client.Object) []
 		}
 	}
 	return out
+}
+
+// coalesceDelay is how long an image waits after a change or deletion of one
+// of its ImageShares before it is reconciled. The window starts at the first
+// event and does not slide, so a steady stream of edits still reconciles every
+// coalesceDelay; within it, a burst (`kubectl delete -l`, a namespace going
+// away, a GitOps sync touching fifty objects of one golden image) becomes one
+// plan: one share-list read and full 100-account CANCEL batches, instead of a
+// reconcile, a read and a part-filled batch per object.
+var coalesceDelay = 300 * time.Millisecond
+
+// coalescing enqueues the images mapper names: at once for a new object (a
+// first plan, or the initial list when the manager starts), after
+// coalesceDelay for a change or deletion. The queue keeps the earliest time a
+// key is due, so events inside the window join the first one's reconcile.
+func coalescing(mapper handler.MapFunc) handler.EventHandler {
+	enqueue := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], after time.Duration,
+		objs ...client.Object) {
+		for _, o := range objs {
+			for _, req := range mapper(ctx, o) {
+				if after > 0 {
+					q.AddAfter(req, after)
+				} else {
+					q.Add(req)
+				}
+			}
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, q, 0, e.Object)
+		},
+		// Both the old and the new object: a changed imageId or region
+		// concerns the image it leaves as well as the one it joins.
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, q, coalesceDelay, e.ObjectOld, e.ObjectNew)
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, q, coalesceDelay, e.Object)
+		},
+		GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, q, 0, e.Object)
+		},
+	}
 }
 
 // changePredicate passes what can change a plan: spec, annotations other than
