@@ -266,11 +266,11 @@ func main() {
 		Recorder:  mgr.GetEventRecorder("imageshare-controller"),
 		Cloud:     factory,
 		Options: controller.Options{
-			ShareLimit:               shareLimit,
-			ResyncPeriod:             resyncPeriod,
-			Regions:                  splitList(regionList),
+			ShareLimit:              shareLimit,
+			ResyncPeriod:            resyncPeriod,
+			Regions:                 splitList(regionList),
 			Credentials:             creds,
-			MaxConcurrentReconciles:  maxConcurrent,
+			MaxConcurrentReconciles: maxConcurrent,
 		},
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "imageshare")
