@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,13 +23,19 @@ func credentialSource(obj *cvmv1alpha1.ImageShare) string {
 }
 
 // credentials returns the keys obj uses and the cloud identity they act as,
-// or the verdict that says why there are none (internal/credentials decides
-// which keys; this turns its answer into obj's verdict). Keys the cloud
-// rejected before are simply tried again (each resync, each spec change,
-// each retry): nothing here may remember a verdict for good.
+// or the verdict that says why there are none.
 func (r *ImageShareReconciler) credentials(ctx context.Context, obj *cvmv1alpha1.ImageShare) (cloud.Credentials,
 	string, *verdict) {
 	creds, f := r.Credentials.Resolve(ctx, r.APIReader, obj.Namespace, obj.Spec.CredentialsRef)
+	return r.credentialsVerdict(obj, creds, f)
+}
+
+// credentialsVerdict turns what internal/credentials resolved for obj into
+// its keys and identity, or its verdict. Keys the cloud rejected before are
+// simply tried again (each resync, each spec change, each retry): nothing
+// here may remember a verdict for good.
+func (r *ImageShareReconciler) credentialsVerdict(obj *cvmv1alpha1.ImageShare, creds cloud.Credentials,
+	f *credentials.Failure) (cloud.Credentials, string, *verdict) {
 	if f == nil {
 		return creds, credentials.Identity(creds), nil
 	}
@@ -47,6 +54,44 @@ func (r *ImageShareReconciler) credentials(ctx context.Context, obj *cvmv1alpha1
 	v := r.stalled(f.Reason, msg)
 	v.requeueAfter = jitter(credentialsRetry)
 	return cloud.Credentials{}, "", &v
+}
+
+// keyring resolves each namespace's credentialsRef once per reconcile: the
+// hundred ImageShares of one golden image and one Secret cost one Secret GET
+// (and one role assumption), not a hundred. It lives for one reconcile only,
+// so a fixed or rotated Secret is seen by the next.
+type keyring struct {
+	mu      sync.Mutex
+	entries map[string]*keyringEntry
+}
+
+type keyringEntry struct {
+	once  sync.Once
+	creds cloud.Credentials
+	f     *credentials.Failure
+}
+
+// resolve returns obj's resolved credentials, resolving them on first use.
+func (k *keyring) resolve(ctx context.Context, r *ImageShareReconciler, obj *cvmv1alpha1.ImageShare) (
+	cloud.Credentials, *credentials.Failure) {
+	key := obj.Namespace
+	if ref := obj.Spec.CredentialsRef; ref != nil {
+		key += "\x00" + ref.Name + "\x00" + ref.RoleArn
+	}
+	k.mu.Lock()
+	if k.entries == nil {
+		k.entries = map[string]*keyringEntry{}
+	}
+	e, ok := k.entries[key]
+	if !ok {
+		e = &keyringEntry{}
+		k.entries[key] = e
+	}
+	k.mu.Unlock()
+	e.once.Do(func() {
+		e.creds, e.f = r.Credentials.Resolve(ctx, r.APIReader, obj.Namespace, obj.Spec.CredentialsRef)
+	})
+	return e.creds, e.f
 }
 
 // orphanHint tells a deleting object without keys how to end its deletion

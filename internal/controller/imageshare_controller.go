@@ -153,14 +153,23 @@ func (r *ImageShareReconciler) finish(ctx context.Context, w *work) (ctrl.Result
 			}
 		}
 	}
-	for _, m := range w.members {
+	// Each member's writes concern its own object (and its own published
+	// ConfigMap): they go out side by side.
+	writeErrs, publishErrs := make([]error, len(w.members)), make([]error, len(w.members))
+	inParallel(len(w.members), func(i int) {
+		m := w.members[i]
 		r.rememberRejection(m)
-		if err := r.writeMember(ctx, m); err != nil {
-			errs = append(errs, err)
+		if writeErrs[i] = r.writeMember(ctx, m); writeErrs[i] == nil {
+			publishErrs[i] = r.publish(ctx, m)
+		}
+	})
+	for i, m := range w.members {
+		if writeErrs[i] != nil {
+			errs = append(errs, writeErrs[i])
 			continue
 		}
-		if err := r.publish(ctx, m); err != nil {
-			errs = append(errs, err)
+		if publishErrs[i] != nil {
+			errs = append(errs, publishErrs[i])
 		}
 		if m.v.release {
 			log.Info("Released ImageShare", "imageShare", client.ObjectKeyFromObject(m.obj),

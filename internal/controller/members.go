@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -151,17 +152,18 @@ func (r *ImageShareReconciler) load(ctx context.Context, key imageKey) (*work, e
 		}
 		level = next
 	}
-	for _, m := range w.members {
-		if err := r.prepare(ctx, m); err != nil {
-			return nil, err
-		}
+	keys := &keyring{}
+	errs := make([]error, len(w.members))
+	inParallel(len(w.members), func(i int) { errs[i] = r.prepare(ctx, w.members[i], keys) })
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return w, nil
 }
 
 // prepare adds the finalizer to a live object, releases a deleting one that
 // has nothing to cancel, and resolves credentials.
-func (r *ImageShareReconciler) prepare(ctx context.Context, m *member) error {
+func (r *ImageShareReconciler) prepare(ctx context.Context, m *member, keys *keyring) error {
 	if !m.deleting() && !controllerutil.ContainsFinalizer(m.obj, Finalizer) {
 		base := m.obj.DeepCopy()
 		controllerutil.AddFinalizer(m.obj, Finalizer)
@@ -190,7 +192,8 @@ func (r *ImageShareReconciler) prepare(ctx context.Context, m *member) error {
 		m.v = *v // frozen: nothing is shared or cancelled for it
 		return nil
 	}
-	creds, identity, v := r.credentials(ctx, m.obj)
+	resolved, failure := keys.resolve(ctx, r, m.obj)
+	creds, identity, v := r.credentialsVerdict(m.obj, resolved, failure)
 	if v != nil {
 		m.v = *v
 		return nil
