@@ -54,7 +54,8 @@ const (
 	// copyKeyField indexes ImageShares by region/imageId of every copy their
 	// status records, so an ImageShare of a copy is planned with the copy's maintainer.
 	copyKeyField = "status.copyKeys"
-	// secretField indexes ImageShares by namespace/name of their credentials Secret.
+	// secretField indexes ImageShares by credentialKey: namespace/name of
+	// their credentials Secret, or "env" for the manager's own.
 	secretField = "spec.credentialsRef.name"
 )
 
@@ -231,10 +232,7 @@ func (r *ImageShareReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return fmt.Errorf("index ImageShares by copy: %w", err)
 	}
 	if err := idx.IndexField(ctx, &cvmv1alpha1.ImageShare{}, secretField, func(o client.Object) []string {
-		if ref := o.(*cvmv1alpha1.ImageShare).Spec.CredentialsRef; ref != nil {
-			return []string{o.GetNamespace() + "/" + ref.Name}
-		}
-		return nil
+		return []string{credentialKey(o.(*cvmv1alpha1.ImageShare))}
 	}); err != nil {
 		return fmt.Errorf("index ImageShares by Secret: %w", err)
 	}

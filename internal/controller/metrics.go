@@ -94,7 +94,8 @@ func (c *objectsCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	var list cvmv1alpha1.ImageShareList
-	if err := c.reader.List(ctx, &list); err != nil {
+	// Read-only: the cache's own objects, without a deep copy of each.
+	if err := c.reader.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 		// A failed scrape of these would fail every metric: leave them out.
 		logf.Log.WithName("metrics").Error(err, "Could not list ImageShares for the object metrics")
 		return

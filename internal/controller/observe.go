@@ -3,9 +3,11 @@ package controller
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
@@ -126,27 +128,31 @@ func (r *ImageShareReconciler) describe(ctx context.Context, cl cloud.Client, ke
 // peers lists other images in the region that ImageShares with the same
 // credentials Secret (or the manager's own keys) target, not yet cached.
 func (r *ImageShareReconciler) peers(ctx context.Context, key imageKey, g *group, now time.Time) []string {
-	var list cvmv1alpha1.ImageShareList
-	if err := r.List(ctx, &list); err != nil {
-		return nil
-	}
 	refs := map[string]bool{}
 	for _, m := range g.members {
 		refs[credentialKey(m.obj)] = true
 	}
 	seen := map[string]bool{key.ImageID: true}
 	var ids []string
-	for i := range list.Items {
-		o := &list.Items[i]
-		if len(ids) == maxIDsPerCall-1 {
-			break
+	for _, ref := range slices.Sorted(maps.Keys(refs)) {
+		var list cvmv1alpha1.ImageShareList
+		// Read-only: the cache's own objects, not a deep copy of each of the
+		// thousands one Secret may serve.
+		if err := r.List(ctx, &list, client.MatchingFields{secretField: ref}, client.UnsafeDisableDeepCopy); err != nil {
+			return ids
 		}
-		if seen[o.Spec.ImageID] || o.Spec.Region != key.Region || !refs[credentialKey(o)] {
-			continue
-		}
-		seen[o.Spec.ImageID] = true
-		if _, fresh := r.reads.meta(g.identity, keyOf(o), r.ResyncPeriod/2, now); !fresh {
-			ids = append(ids, o.Spec.ImageID)
+		for i := range list.Items {
+			o := &list.Items[i]
+			if len(ids) == maxIDsPerCall-1 {
+				return ids
+			}
+			if seen[o.Spec.ImageID] || o.Spec.Region != key.Region {
+				continue
+			}
+			seen[o.Spec.ImageID] = true
+			if _, fresh := r.reads.meta(g.identity, keyOf(o), r.ResyncPeriod/2, now); !fresh {
+				ids = append(ids, o.Spec.ImageID)
+			}
 		}
 	}
 	return ids
