@@ -126,7 +126,7 @@ bench-smoke: build envtest-assets ## Run the benchmark at a tiny size, so it kee
 # test but the envtest Ginkgo suite (TestControllers): the planner-backed verdict tables and the
 # reconciler against the fake cloud; in internal/policy every test but its envtest suite
 # (TestPolicy): selection, aggregation, child specs and published data. Under 60 s on 2 cores with a warm build cache.
-UNIT_PKGS = ./internal/planner/... ./internal/emulator/... ./internal/cloud/... ./internal/controller/ ./internal/policy/ ./internal/testenv/
+UNIT_PKGS = ./internal/planner/... ./internal/emulator/... ./internal/cloud/... ./internal/credentials/ ./internal/controller/ ./internal/policy/ ./internal/testenv/
 
 .PHONY: test-unit
 test-unit: ## Run the fast tests (planner, verdicts, fake-cloud reconciler, emulator, adapter); no control plane.

@@ -28,8 +28,8 @@ func (f *scopeFlags) bind(fs *flag.FlagSet) {
 			"(TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY, TENCENTCLOUD_SECURITY_TOKEN), "+
 			"oidc (TKE pod identity) and cvm-role (the CVM instance role).")
 	fs.StringVar(&f.envCredNamespaces, "env-credentials-namespaces", "",
-		"Comma list of namespaces whose ImageShares may omit credentialsRef and use the manager's own "+
-			"credentials; * for all. Default none.")
+		"Comma list of namespaces whose ImageShares and ImageSharePolicies may omit credentialsRef and use "+
+			"the manager's own credentials; * for all. Default none.")
 	fs.StringVar(&f.watchNamespaces, "watch-namespaces", "",
 		"Comma list of namespaces the manager watches and acts in. Default all.")
 	fs.Float64Var(&f.kubeQPS, "kube-api-qps", 0, "Client-side limit of queries per second to the Kubernetes API "+

@@ -1,8 +1,6 @@
 package controller
 
 import (
-	"context"
-	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,14 +18,6 @@ var credentialsRetry = 30 * time.Second
 // credentialSource names where obj's credentials come from, for messages.
 func credentialSource(obj *cvmv1alpha1.ImageShare) string {
 	return credentials.Source(obj.Namespace, obj.Spec.CredentialsRef)
-}
-
-// credentials returns the keys obj uses and the cloud identity they act as,
-// or the verdict that says why there are none.
-func (r *ImageShareReconciler) credentials(ctx context.Context, obj *cvmv1alpha1.ImageShare) (cloud.Credentials,
-	string, *verdict) {
-	creds, f := r.Credentials.Resolve(ctx, r.APIReader, obj.Namespace, obj.Spec.CredentialsRef)
-	return r.credentialsVerdict(obj, creds, f)
 }
 
 // credentialsVerdict turns what internal/credentials resolved for obj into
@@ -54,44 +44,6 @@ func (r *ImageShareReconciler) credentialsVerdict(obj *cvmv1alpha1.ImageShare, c
 	v := r.stalled(f.Reason, msg)
 	v.requeueAfter = jitter(credentialsRetry)
 	return cloud.Credentials{}, "", &v
-}
-
-// keyring resolves each namespace's credentialsRef once per reconcile: the
-// hundred ImageShares of one golden image and one Secret cost one Secret GET
-// (and one role assumption), not a hundred. It lives for one reconcile only,
-// so a fixed or rotated Secret is seen by the next.
-type keyring struct {
-	mu      sync.Mutex
-	entries map[string]*keyringEntry
-}
-
-type keyringEntry struct {
-	once  sync.Once
-	creds cloud.Credentials
-	f     *credentials.Failure
-}
-
-// resolve returns obj's resolved credentials, resolving them on first use.
-func (k *keyring) resolve(ctx context.Context, r *ImageShareReconciler, obj *cvmv1alpha1.ImageShare) (
-	cloud.Credentials, *credentials.Failure) {
-	key := obj.Namespace
-	if ref := obj.Spec.CredentialsRef; ref != nil {
-		key += "\x00" + ref.Name + "\x00" + ref.RoleArn
-	}
-	k.mu.Lock()
-	if k.entries == nil {
-		k.entries = map[string]*keyringEntry{}
-	}
-	e, ok := k.entries[key]
-	if !ok {
-		e = &keyringEntry{}
-		k.entries[key] = e
-	}
-	k.mu.Unlock()
-	e.once.Do(func() {
-		e.creds, e.f = r.Credentials.Resolve(ctx, r.APIReader, obj.Namespace, obj.Spec.CredentialsRef)
-	})
-	return e.creds, e.f
 }
 
 // orphanHint tells a deleting object without keys how to end its deletion

@@ -170,3 +170,10 @@ func TestCredCacheNamespaces(t *testing.T) {
 		t.Errorf("CacheNamespaces = %v", got)
 	}
 }
+
+// credentials resolves obj's keys alone, without a reconcile's keyring.
+func (r *ImageShareReconciler) credentials(ctx context.Context, obj *cvmv1alpha1.ImageShare) (cloud.Credentials,
+	string, *verdict) {
+	creds, f := r.Credentials.Resolve(ctx, r.APIReader, obj.Namespace, obj.Spec.CredentialsRef)
+	return r.credentialsVerdict(obj, creds, f)
+}

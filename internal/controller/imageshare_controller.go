@@ -54,9 +54,9 @@ const (
 	// copyKeyField indexes ImageShares by region/imageId of every copy their
 	// status records, so an ImageShare of a copy is planned with the copy's maintainer.
 	copyKeyField = "status.copyKeys"
-	// secretField indexes ImageShares by credentialKey: namespace/name of
+	// credentialField indexes ImageShares by credentialKey: namespace/name of
 	// their credentials Secret, or "env" for the manager's own.
-	secretField = "spec.credentialsRef.name"
+	credentialField = "credentialKey"
 )
 
 // Options are the manager flags of contract §4 that shape reconciliation.
@@ -115,6 +115,9 @@ func (r *ImageShareReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	key := imageKey{Region: req.Namespace, ImageID: req.Name}
 	ctx = logf.IntoContext(ctx, logf.FromContext(ctx).WithValues("image", key.ImageID, "region", key.Region))
+	// One keyring for the reconcile: each Secret is read once, for the
+	// credentials and for its in-use finalizer.
+	ctx = withKeyring(ctx, newKeyring(r.APIReader))
 	w, err := r.load(ctx, key)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -154,16 +157,38 @@ func (r *ImageShareReconciler) finish(ctx context.Context, w *work) (ctrl.Result
 			}
 		}
 	}
-	// Each member's writes concern its own object (and its own published
-	// ConfigMap): they go out side by side.
+	// Each member's writes concern its own object: they go out side by side,
+	// statuses first. A leaving member's managed accounts may just have been
+	// handed to a live one (nextManaged), so its finalizer goes only once
+	// every status holding them is written; otherwise the release waits for
+	// the retry, as when a Secret lock failed.
 	writeErrs, publishErrs := make([]error, len(w.members)), make([]error, len(w.members))
-	inParallel(len(w.members), func(i int) {
-		m := w.members[i]
-		r.rememberRejection(m)
-		if writeErrs[i] = r.writeMember(ctx, m); writeErrs[i] == nil {
+	releasing := func(m *member) bool { return m.v.release }
+	write := func(pick func(*member) bool) {
+		inParallel(len(w.members), func(i int) {
+			if m := w.members[i]; pick(m) {
+				r.rememberRejection(m)
+				writeErrs[i] = r.writeMember(ctx, m)
+			}
+		})
+	}
+	write(func(m *member) bool { return !releasing(m) })
+	if errors.Join(writeErrs...) != nil {
+		for _, m := range w.members {
+			if m.v.release {
+				m.v = verdict{gone: true}
+			}
+		}
+	}
+	write(releasing)
+	// Publishing stays in order: two ImageShares naming one ConfigMap must
+	// find it the same way every time (the oldest creates it, the other is
+	// told it is taken), not race to create it.
+	for i, m := range w.members {
+		if writeErrs[i] == nil {
 			publishErrs[i] = r.publish(ctx, m)
 		}
-	})
+	}
 	for i, m := range w.members {
 		if writeErrs[i] != nil {
 			errs = append(errs, writeErrs[i])
@@ -231,7 +256,7 @@ func (r *ImageShareReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}); err != nil {
 		return fmt.Errorf("index ImageShares by copy: %w", err)
 	}
-	if err := idx.IndexField(ctx, &cvmv1alpha1.ImageShare{}, secretField, func(o client.Object) []string {
+	if err := idx.IndexField(ctx, &cvmv1alpha1.ImageShare{}, credentialField, func(o client.Object) []string {
 		return []string{credentialKey(o.(*cvmv1alpha1.ImageShare))}
 	}); err != nil {
 		return fmt.Errorf("index ImageShares by Secret: %w", err)

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -152,7 +153,7 @@ func (r *ImageShareReconciler) load(ctx context.Context, key imageKey) (*work, e
 		}
 		level = next
 	}
-	keys := &keyring{}
+	keys := keyringOf(ctx, r.APIReader)
 	errs := make([]error, len(w.members))
 	inParallel(len(w.members), func(i int) { errs[i] = r.prepare(ctx, w.members[i], keys) })
 	if err := errors.Join(errs...); err != nil {
@@ -192,7 +193,7 @@ func (r *ImageShareReconciler) prepare(ctx context.Context, m *member, keys *key
 		m.v = *v // frozen: nothing is shared or cancelled for it
 		return nil
 	}
-	resolved, failure := keys.resolve(ctx, r, m.obj)
+	resolved, failure := keys.resolve(ctx, &r.Credentials, m.obj)
 	creds, identity, v := r.credentialsVerdict(m.obj, resolved, failure)
 	if v != nil {
 		m.v = *v
@@ -218,10 +219,8 @@ func (r *ImageShareReconciler) listBy(ctx context.Context, field, value string) 
 		out = append(out, &list.Items[i])
 	}
 	slices.SortFunc(out, func(a, b *cvmv1alpha1.ImageShare) int {
-		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), strings.Compare(a.Namespace, b.Namespace),
+			strings.Compare(a.Name, b.Name))
 	})
 	return out, nil
 }

@@ -138,7 +138,7 @@ func (r *ImageShareReconciler) peers(ctx context.Context, key imageKey, g *group
 		var list cvmv1alpha1.ImageShareList
 		// Read-only: the cache's own objects, not a deep copy of each of the
 		// thousands one Secret may serve.
-		if err := r.List(ctx, &list, client.MatchingFields{secretField: ref}, client.UnsafeDisableDeepCopy); err != nil {
+		if err := r.List(ctx, &list, client.MatchingFields{credentialField: ref}, client.UnsafeDisableDeepCopy); err != nil {
 			return ids
 		}
 		for i := range list.Items {
@@ -146,7 +146,10 @@ func (r *ImageShareReconciler) peers(ctx context.Context, key imageKey, g *group
 			if len(ids) == maxIDsPerCall-1 {
 				return ids
 			}
-			if seen[o.Spec.ImageID] || o.Spec.Region != key.Region {
+			// The manager's own keys describe only images of namespaces allowed
+			// to use them: another tenant's objects must not fill its batches.
+			if seen[o.Spec.ImageID] || o.Spec.Region != key.Region ||
+				o.Spec.CredentialsRef == nil && !r.Credentials.EnvAllowed(o.Namespace) {
 				continue
 			}
 			seen[o.Spec.ImageID] = true

@@ -1,6 +1,9 @@
 package controller
 
-import "sync"
+import (
+	"fmt"
+	"sync"
+)
 
 // writeConcurrency is how many members' Kubernetes writes (finalizers,
 // status patches) one reconcile has in flight. They concern different
@@ -10,22 +13,30 @@ import "sync"
 const writeConcurrency = 8
 
 // inParallel calls fn(i) for every i < n, at most writeConcurrency at a
-// time, and returns when all have.
+// time, and returns when all have. A panic in fn is raised again here, in
+// the reconcile's own goroutine, where controller-runtime recovers it as a
+// failed reconcile instead of the process dying for every tenant.
 func inParallel(n int, fn func(i int)) {
-	if n <= 1 {
-		for i := range n {
-			fn(i)
-		}
-		return
-	}
 	sem := make(chan struct{}, writeConcurrency)
-	var wg sync.WaitGroup
+	var (
+		wg       sync.WaitGroup
+		once     sync.Once
+		panicked any
+	)
 	for i := range n {
 		sem <- struct{}{}
 		wg.Go(func() {
-			defer func() { <-sem }()
+			defer func() {
+				if p := recover(); p != nil {
+					once.Do(func() { panicked = p })
+				}
+				<-sem
+			}()
 			fn(i)
 		})
 	}
 	wg.Wait()
+	if panicked != nil {
+		panic(fmt.Sprintf("in a parallel write: %v", panicked))
+	}
 }

@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-
-	corev1 "k8s.io/api/core/v1"
+	
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
@@ -98,20 +97,28 @@ func managesAfter(m *member) bool {
 // manages something: this reconcile's members as just decided, the others as
 // the cache has them.
 func (r *ImageShareReconciler) secretNeeded(ctx context.Context, name types.NamespacedName, w *work) (bool, error) {
-	objs, err := r.listBy(ctx, secretField, name.String())
-	if err != nil {
-		return false, err
+	var list cvmv1alpha1.ImageShareList
+	// Read-only, and on every reconcile: the cache's own objects, not a deep
+	// copy of each of the thousands of ImageShares one Secret may serve.
+	if err := r.List(ctx, &list, client.MatchingFields{credentialField: name.String()},
+		client.UnsafeDisableDeepCopy); err != nil {
+		return false, fmt.Errorf("list ImageShares of secret %s: %w", name, err)
 	}
-	for _, o := range objs {
-		i := slices.IndexFunc(w.members, func(m *member) bool { return m.obj.UID == o.UID })
+	members := make(map[types.UID]*member, len(w.members))
+	for _, m := range w.members {
+		members[m.obj.UID] = m
+	}
+	for i := range list.Items {
+		o := &list.Items[i]
+		m, ok := members[o.UID]
 		switch {
-		case i < 0:
+		case !ok:
 			released := !o.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(o, Finalizer)
 			if !released && managesCloud(o) {
 				return true, nil
 			}
-		case w.members[i].v.release || w.members[i].v.gone:
-		case managesAfter(w.members[i]):
+		case m.v.release || m.v.gone:
+		case managesAfter(m):
 			return true, nil
 		}
 	}
@@ -120,30 +127,36 @@ func (r *ImageShareReconciler) secretNeeded(ctx context.Context, name types.Name
 
 // lockSecret adds or removes the finalizer; a missing Secret needs neither.
 func (r *ImageShareReconciler) lockSecret(ctx context.Context, name types.NamespacedName, needed bool) error {
-	var s corev1.Secret
-	if err := r.APIReader.Get(ctx, name, &s); err != nil {
+	keys := keyringOf(ctx, r.APIReader)
+	read, err := keys.secret(ctx, name)
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
 		return fmt.Errorf("get secret %s: %w", name, err)
 	}
-	if controllerutil.ContainsFinalizer(&s, SecretFinalizer) == needed {
+	if controllerutil.ContainsFinalizer(read, SecretFinalizer) == needed {
 		return nil
 	}
+	s := read.DeepCopy()
 	if needed {
 		if !s.DeletionTimestamp.IsZero() {
 			// Too late to add one: shares made now would outlive their keys.
 			return fmt.Errorf("secret %s: %w", name, errSecretGoing)
 		}
-		controllerutil.AddFinalizer(&s, SecretFinalizer)
+		controllerutil.AddFinalizer(s, SecretFinalizer)
 	} else {
-		controllerutil.RemoveFinalizer(&s, SecretFinalizer)
+		controllerutil.RemoveFinalizer(s, SecretFinalizer)
 	}
 	// Update (not patch): RBAC grants only get and update on Secrets, and the
 	// resourceVersion makes a concurrent change fail rather than be lost.
-	if err := r.Update(ctx, &s); err != nil && !apierrors.IsNotFound(err) {
+	if err := r.Update(ctx, s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
 		return fmt.Errorf("update finalizer of secret %s: %w", name, err)
 	}
+	keys.wrote(s)
 	return nil
 }
 

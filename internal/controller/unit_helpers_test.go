@@ -2,9 +2,11 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crfake "sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -62,6 +65,10 @@ type unitEnv struct {
 	events *events.FakeRecorder
 	r      *ImageShareReconciler
 	seq    int
+	// failStatus, when set, fails the status patches of the objects it picks.
+	failStatus func(client.Object) bool
+	// secretGets counts Secret GETs.
+	secretGets atomic.Int64
 }
 
 func newUnitEnv(t *testing.T) *unitEnv {
@@ -73,8 +80,26 @@ func newUnitEnv(t *testing.T) *unitEnv {
 	if err := cvmv1alpha1.AddToScheme(s); err != nil {
 		t.Fatal(err)
 	}
-	// The same index functions SetupWithManager registers.
+	e := &unitEnv{t: t, clouds: cloudfake.NewFactory(), events: events.NewFakeRecorder(1000)}
+	// The same index functions SetupWithManager registers; the interceptor
+	// lets a test fail a status patch or count Secret reads.
 	k8s := crfake.NewClientBuilder().WithScheme(s).
+		WithInterceptorFuncs(interceptor.Funcs{
+			Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object,
+				opts ...client.GetOption) error {
+				if _, ok := obj.(*corev1.Secret); ok {
+					e.secretGets.Add(1)
+				}
+				return c.Get(ctx, key, obj, opts...)
+			},
+			SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object,
+				patch client.Patch, opts ...client.SubResourcePatchOption) error {
+				if e.failStatus != nil && e.failStatus(obj) {
+					return errors.New("injected status patch failure")
+				}
+				return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+			},
+		}).
 		WithStatusSubresource(&cvmv1alpha1.ImageShare{}).
 		WithIndex(&cvmv1alpha1.ImageShare{}, imageKeyField, func(o client.Object) []string {
 			return []string{keyOf(o.(*cvmv1alpha1.ImageShare)).String()}
@@ -82,14 +107,11 @@ func newUnitEnv(t *testing.T) *unitEnv {
 		WithIndex(&cvmv1alpha1.ImageShare{}, copyKeyField, func(o client.Object) []string {
 			return copyKeys(o.(*cvmv1alpha1.ImageShare))
 		}).
-		WithIndex(&cvmv1alpha1.ImageShare{}, secretField, func(o client.Object) []string {
-			if ref := o.(*cvmv1alpha1.ImageShare).Spec.CredentialsRef; ref != nil {
-				return []string{o.GetNamespace() + "/" + ref.Name}
-			}
-			return nil
+		WithIndex(&cvmv1alpha1.ImageShare{}, credentialField, func(o client.Object) []string {
+			return []string{credentialKey(o.(*cvmv1alpha1.ImageShare))}
 		}).
 		Build()
-	e := &unitEnv{t: t, k8s: k8s, clouds: cloudfake.NewFactory(), events: events.NewFakeRecorder(1000)}
+	e.k8s = k8s
 	e.r = &ImageShareReconciler{
 		Client:    k8s,
 		APIReader: k8s,

@@ -59,7 +59,7 @@ func (r *ImageShareReconciler) imagesOf(ctx context.Context, o client.Object) []
 // away, a GitOps sync touching fifty objects of one golden image) becomes one
 // plan: one share-list read and full 100-account CANCEL batches, instead of a
 // reconcile, a read and a part-filled batch per object.
-var coalesceDelay = 300 * time.Millisecond
+const coalesceDelay = 300 * time.Millisecond
 
 // coalescing enqueues the images mapper names: at once for a new object (a
 // first plan, or the initial list when the manager starts), after

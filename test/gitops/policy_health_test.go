@@ -32,6 +32,11 @@ func TestPolicyHealthLua(t *testing.T) {
 	if string(script) != healthScript(t) {
 		t.Error("ImageSharePolicy/health.lua differs from ImageShare/health.lua: it should be a link to it")
 	}
+	// One script, not a copy a later edit could leave behind.
+	if target, err := os.Readlink(filepath.Join(dir, "health.lua")); err != nil ||
+		target != filepath.Join("..", "ImageShare", "health.lua") {
+		t.Errorf("ImageSharePolicy/health.lua is not a link to ../ImageShare/health.lua (%q, %v)", target, err)
+	}
 	data, err := os.ReadFile(filepath.Join(dir, "health_test.yaml"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,72 @@
+package controller
+
+import (
+	"fmt"
+	"testing"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
+)
+
+// TestUnitReleaseWaitsForTheHandover: a leaving member's managed account is
+// handed to a live member; when the receiver's status patch fails, the giver
+// keeps its finalizer (its claim is still on record) until a reconcile
+// writes both, so the account is never in nobody's managedAccountIds.
+func TestUnitReleaseWaitsForTheHandover(t *testing.T) {
+	e := newUnitEnv(t)
+	e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
+	unitImage(e.owner(), unitImgA)
+	e.create(unitIMS(nsA, "one", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2))
+	e.mustReconcile(unitImgA, 1)
+	e.create(unitIMS(nsA, "two", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2, unitR4))
+	e.mustReconcile(unitImgA, 1)
+	expectStrings(t, "two managed before", e.mustGet(nsA, "two").Status.ManagedAccountIDs, []string{unitR4})
+
+	e.failStatus = func(o client.Object) bool { return o.GetName() == "two" }
+	e.remove(nsA, "one")
+	if _, err := e.reconcile(unitImgA); err == nil {
+		t.Fatal("a failed status patch did not fail the reconcile")
+	}
+	if _, ok := e.get(nsA, "one"); !ok {
+		t.Fatal("one was released while the status taking over its account was not written")
+	}
+	expectStrings(t, "one still manages", e.mustGet(nsA, "one").Status.ManagedAccountIDs, []string{unitR2})
+
+	e.failStatus = nil
+	e.mustReconcile(unitImgA, 1)
+	e.expectGone(nsA, "one")
+	expectStrings(t, "two managed after the handover", e.mustGet(nsA, "two").Status.ManagedAccountIDs,
+		unitSorted(unitR2, unitR4))
+	expectStrings(t, "shares", e.owner().Shares(unitRegion, unitImgA), unitSorted(unitR2, unitR4))
+}
+
+// TestUnitOneSecretReadPerReconcile: twenty ImageShares of one image and one
+// Secret cost one Secret GET per reconcile (credentials and the in-use
+// finalizer share it), and a second namespace's Secret of the same name is
+// read for its own objects, never answered from the first.
+func TestUnitOneSecretReadPerReconcile(t *testing.T) {
+	e := newUnitEnv(t)
+	e.r.ShareLimit = 100
+	e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
+	e.secret(nsB, "creds", unitOtherID, unitOtherKey)
+	unitImage(e.owner(), unitImgA)
+	for i := range 20 {
+		e.create(unitIMS(nsA, fmt.Sprintf("a%02d", i), unitImgA, "creds", cvmv1alpha1.ModeMerge,
+			fmt.Sprintf("3000000000%02d", i)))
+	}
+	e.create(unitIMS(nsB, "b", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR6))
+	e.secretGets.Store(0)
+	e.mustReconcile(unitImgA, 1)
+	if got := e.secretGets.Load(); got != 2 {
+		t.Errorf("one reconcile of 21 ImageShares of two Secrets read Secrets %d times, want 2", got)
+	}
+	e.expectReason(nsA, "a00", cvmv1alpha1.ReasonShared)
+	// nsB's keys are another account's: the image is not theirs to share.
+	if r := e.reason(nsB, "b"); r == cvmv1alpha1.ReasonShared {
+		t.Errorf("b acted with namespace %s's keys: %s", nsA, r)
+	}
+	if !e.getSecret(nsA, "creds").DeletionTimestamp.IsZero() || len(e.getSecret(nsA, "creds").Finalizers) != 1 {
+		t.Errorf("Secret %s/creds finalizers %v, want the in-use finalizer", nsA, e.getSecret(nsA, "creds").Finalizers)
+	}
+}
