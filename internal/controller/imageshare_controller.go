@@ -57,6 +57,10 @@ const (
 	// credentialField indexes ImageShares by credentialKey: namespace/name of
 	// their credentials Secret, or "env" for the manager's own.
 	credentialField = "credentialKey"
+	// holdingField indexes the ImageShares that hold their credentials
+	// Secret (namespace/name): not released, and managing something in the
+	// cloud its keys must be able to undo.
+	holdingField = "holdsSecret"
 )
 
 // Options are the manager flags of contract §4 that shape reconciliation.
@@ -260,6 +264,11 @@ func (r *ImageShareReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return []string{credentialKey(o.(*cvmv1alpha1.ImageShare))}
 	}); err != nil {
 		return fmt.Errorf("index ImageShares by Secret: %w", err)
+	}
+	if err := idx.IndexField(ctx, &cvmv1alpha1.ImageShare{}, holdingField, func(o client.Object) []string {
+		return holdsSecret(o.(*cvmv1alpha1.ImageShare))
+	}); err != nil {
+		return fmt.Errorf("index ImageShares by the Secret they hold: %w", err)
 	}
 	if err := idx.IndexField(ctx, &cvmv1alpha1.ImageShare{}, configMapField, func(o client.Object) []string {
 		return configMapsOf(o.(*cvmv1alpha1.ImageShare))

@@ -95,34 +95,41 @@ func managesAfter(m *member) bool {
 
 // secretNeeded reports whether an ImageShare referencing the Secret still
 // manages something: this reconcile's members as just decided, the others as
-// the cache has them.
+// the cache has them. It runs on every reconcile, so it asks the holdingField
+// index for no more objects than it has members: any other one decides.
 func (r *ImageShareReconciler) secretNeeded(ctx context.Context, name types.NamespacedName, w *work) (bool, error) {
-	var list cvmv1alpha1.ImageShareList
-	// Read-only, and on every reconcile: the cache's own objects, not a deep
-	// copy of each of the thousands of ImageShares one Secret may serve.
-	if err := r.List(ctx, &list, client.MatchingFields{credentialField: name.String()},
-		client.UnsafeDisableDeepCopy); err != nil {
-		return false, fmt.Errorf("list ImageShares of secret %s: %w", name, err)
-	}
-	members := make(map[types.UID]*member, len(w.members))
+	members := map[types.UID]bool{}
 	for _, m := range w.members {
-		members[m.obj.UID] = m
+		if credentialKey(m.obj) != name.String() {
+			continue
+		}
+		members[m.obj.UID] = true
+		if !m.v.release && !m.v.gone && managesAfter(m) {
+			return true, nil
+		}
+	}
+	var list cvmv1alpha1.ImageShareList
+	if err := r.List(ctx, &list, client.MatchingFields{holdingField: name.String()},
+		client.Limit(int64(len(members)+1)), client.UnsafeDisableDeepCopy); err != nil {
+		return false, fmt.Errorf("list ImageShares holding secret %s: %w", name, err)
 	}
 	for i := range list.Items {
-		o := &list.Items[i]
-		m, ok := members[o.UID]
-		switch {
-		case !ok:
-			released := !o.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(o, Finalizer)
-			if !released && managesCloud(o) {
-				return true, nil
-			}
-		case m.v.release || m.v.gone:
-		case managesAfter(m):
+		if !members[list.Items[i].UID] {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// holdsSecret is the holdingField index of o: its Secret while it is not
+// released and manages something in the cloud.
+func holdsSecret(o *cvmv1alpha1.ImageShare) []string {
+	ref := o.Spec.CredentialsRef
+	released := !o.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(o, Finalizer)
+	if ref == nil || released || !managesCloud(o) {
+		return nil
+	}
+	return []string{o.Namespace + "/" + ref.Name}
 }
 
 // lockSecret adds or removes the finalizer; a missing Secret needs neither.

@@ -110,6 +110,9 @@ func newUnitEnv(t *testing.T) *unitEnv {
 		WithIndex(&cvmv1alpha1.ImageShare{}, credentialField, func(o client.Object) []string {
 			return []string{credentialKey(o.(*cvmv1alpha1.ImageShare))}
 		}).
+		WithIndex(&cvmv1alpha1.ImageShare{}, holdingField, func(o client.Object) []string {
+			return holdsSecret(o.(*cvmv1alpha1.ImageShare))
+		}).
 		Build()
 	e.k8s = k8s
 	e.r = &ImageShareReconciler{
