@@ -18,7 +18,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -138,101 +137,6 @@ func (r *ImageShareReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		r.reconcileGroup(ctx, key, g)
 	}
 	return r.finish(ctx, w)
-}
-
-// finish writes each member's status (one patch, only if it changed),
-// releases finalizers, and keeps the Secrets' in-use finalizers in step.
-func (r *ImageShareReconciler) finish(ctx context.Context, w *work) (ctrl.Result, error) {
-	log := logf.FromContext(ctx)
-	var errs []error
-	result := ctrl.Result{}
-	requeue := func(d time.Duration) {
-		if d > 0 && (result.RequeueAfter == 0 || d < result.RequeueAfter) {
-			result.RequeueAfter = d
-		}
-	}
-	// The Secrets first: a finalizer is released only once the keys it may
-	// still need are no longer held for it (or held by a retry).
-	if err := r.syncSecretLocks(ctx, w); err != nil {
-		errs = append(errs, err)
-		for _, m := range w.members {
-			if m.v.release {
-				m.v = verdict{gone: true} // released by the retry, after the Secret
-			}
-		}
-	}
-	// Each member's writes concern its own object: they go out side by side,
-	// statuses first. A leaving member's managed accounts may just have been
-	// handed to a live one (nextManaged), so its finalizer goes only once
-	// every status holding them is written; otherwise the release waits for
-	// the retry, as when a Secret lock failed.
-	writeErrs, publishErrs := make([]error, len(w.members)), make([]error, len(w.members))
-	releasing := func(m *member) bool { return m.v.release }
-	write := func(pick func(*member) bool) {
-		inParallel(len(w.members), func(i int) {
-			if m := w.members[i]; pick(m) {
-				r.rememberRejection(m)
-				writeErrs[i] = r.writeMember(ctx, m)
-			}
-		})
-	}
-	write(func(m *member) bool { return !releasing(m) })
-	if errors.Join(writeErrs...) != nil {
-		for _, m := range w.members {
-			if m.v.release {
-				m.v = verdict{gone: true}
-			}
-		}
-	}
-	write(releasing)
-	// Publishing stays in order: two ImageShares naming one ConfigMap must
-	// find it the same way every time (the oldest creates it, the other is
-	// told it is taken), not race to create it.
-	for i, m := range w.members {
-		if writeErrs[i] == nil {
-			publishErrs[i] = r.publish(ctx, m)
-		}
-	}
-	for i, m := range w.members {
-		if writeErrs[i] != nil {
-			errs = append(errs, writeErrs[i])
-			continue
-		}
-		if publishErrs[i] != nil {
-			errs = append(errs, publishErrs[i])
-		}
-		if m.v.release {
-			log.Info("Released ImageShare", "imageShare", client.ObjectKeyFromObject(m.obj),
-				"policy", m.obj.Spec.DeletionPolicy)
-			continue
-		}
-		if m.v.err != nil {
-			log.Info("Reconcile did not finish, will retry", "imageShare", client.ObjectKeyFromObject(m.obj),
-				"reason", m.v.reason, "error", m.v.err.Error())
-			errs = append(errs, m.v.err)
-		}
-		requeue(m.v.requeueAfter)
-		if t := m.obj.Spec.ExpiresAt; t != nil && r.now().Before(t.Time) {
-			requeue(t.Sub(r.now()) + 100*time.Millisecond) // expire on time, not at the next resync
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return ctrl.Result{}, err
-	}
-	return result, nil
-}
-
-// rememberRejection records keys the cloud just rejected for m, and forgets
-// them once m is released or its keys work.
-func (r *ImageShareReconciler) rememberRejection(m *member) {
-	switch {
-	case m.v.release || m.v.gone:
-		r.rejected.forget(m.obj.UID)
-	case m.v.reason == cvmv1alpha1.ReasonCredentialsInvalid && m.identity != "":
-		r.rejected.put(m.obj, m.creds, m.v.message, r.now())
-	case m.identity != "":
-		r.rejected.forget(m.obj.UID)
-	}
 }
 
 // SetupWithManager sets up the controller with the Manager.

@@ -41,6 +41,7 @@ func (r *ImageShareReconciler) writeMember(ctx context.Context, m *member) error
 		m.v.list, m.v.listSet = m.list, true
 	}
 	r.writeStatus(m.obj, m.base, m.v)
+	r.keepRecentSyncTime(m)
 	if !equality.Semantic.DeepEqual(m.base.Status, m.obj.Status) {
 		if err := r.Status().Patch(ctx, m.obj, client.MergeFrom(m.base)); err != nil {
 			return client.IgnoreNotFound(fmt.Errorf("patch status of %s: %w", m.name(), err))
@@ -50,6 +51,23 @@ func (r *ImageShareReconciler) writeMember(ctx context.Context, m *member) error
 		return client.IgnoreNotFound(r.clearPending(ctx, m))
 	}
 	return nil
+}
+
+// keepRecentSyncTime keeps m's lastSyncTime when it is the only change and
+// the recorded one is recent (a tenth of the read period): a read made for a
+// sibling (a deletion, a new object on a hot image) would otherwise cost a
+// status patch for every ImageShare of the image, and the next resync or any
+// real change moves it anyway.
+func (r *ImageShareReconciler) keepRecentSyncTime(m *member) {
+	prev, next := m.base.Status.LastSyncTime, m.obj.Status.LastSyncTime
+	if prev == nil || next == nil || next.Sub(prev.Time) >= r.readMaxAge()/10 {
+		return
+	}
+	st := m.obj.Status.DeepCopy()
+	st.LastSyncTime = prev
+	if equality.Semantic.DeepEqual(m.base.Status, *st) {
+		m.obj.Status.LastSyncTime = prev
+	}
 }
 
 // writeStatus is the only place that shapes status.
