@@ -51,8 +51,10 @@ func (r *ImageShareReconciler) finish(ctx context.Context, w *work) (ctrl.Result
 	}
 	write(func(m *member) bool { return !m.v.release && takesOver(m) })
 	if errors.Join(writeErrs...) != nil {
+		// A claim was not handed over: every giver keeps its own, leaving
+		// or not, until the retry writes both sides.
 		for _, m := range w.members {
-			if m.v.release {
+			if m.v.release || !takesOver(m) && givesUp(m) {
 				m.v = verdict{gone: true}
 			}
 		}
@@ -112,8 +114,35 @@ func takesOver(m *member) bool {
 	}
 	for _, rs := range m.v.regions {
 		i := slices.IndexFunc(m.base.Status.Regions, func(b cvmv1alpha1.RegionStatus) bool { return b.Region == rs.Region })
+		if rs.ImageID != "" && (i < 0 || m.base.Status.Regions[i].ImageID != rs.ImageID) {
+			return true // a copy newly recorded: its maintainer may be leaving
+		}
 		for _, id := range rs.ManagedAccountIDs {
 			if i < 0 || !slices.Contains(m.base.Status.Regions[i].ManagedAccountIDs, id) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// givesUp reports whether this reconcile drops an account from what m's
+// recorded status says it manages (on its image or a copy).
+func givesUp(m *member) bool {
+	if a := m.v.accounts; a != nil {
+		for _, id := range m.base.Status.ManagedAccountIDs {
+			if !slices.Contains(a.managed, id) {
+				return true
+			}
+		}
+	}
+	if !m.v.regionsSet {
+		return false
+	}
+	for _, b := range m.base.Status.Regions {
+		i := slices.IndexFunc(m.v.regions, func(rs cvmv1alpha1.RegionStatus) bool { return rs.Region == b.Region })
+		for _, id := range b.ManagedAccountIDs {
+			if i < 0 || !slices.Contains(m.v.regions[i].ManagedAccountIDs, id) {
 				return true
 			}
 		}

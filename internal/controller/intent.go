@@ -71,6 +71,7 @@ func pendingEntry(scope, acct string) string {
 // recordPending writes, before the SHARE call, which of the accounts about
 // to be shared each seat will manage.
 func (r *ImageShareReconciler) recordPending(ctx context.Context, seats []*seat, share []string) error {
+	locked := map[types.NamespacedName]bool{} // one fresh read per Secret, however many seats share it
 	for _, s := range seats {
 		if s.leaving || s.m.observe() || s.conflict != "" {
 			continue
@@ -96,9 +97,13 @@ func (r *ImageShareReconciler) recordPending(ctx context.Context, seats []*seat,
 		// The keys must outlive the shares they are about to make.
 		if ref := s.m.obj.Spec.CredentialsRef; ref != nil {
 			name := types.NamespacedName{Namespace: s.m.obj.Namespace, Name: ref.Name}
+			if locked[name] {
+				continue
+			}
 			if err := r.lockSecret(ctx, name, true); err != nil {
 				return err
 			}
+			locked[name] = true
 		}
 	}
 	return nil

@@ -15,8 +15,8 @@ import (
 )
 
 // keyring holds what one reconcile read about credentials: each namespace's
-// credentialsRef resolved once, and each Secret read once (the credentials
-// and the in-use finalizer need the same Secret). The hundred ImageShares of
+// credentialsRef resolved once, and each Secret read once for it. (The
+// in-use finalizer is decided on fresh reads: secretlock.go.) The hundred ImageShares of
 // one golden image and one Secret cost one Secret GET (and one role
 // assumption), not a hundred. It lives for one reconcile only, so a fixed or
 // rotated Secret is seen by the next.
@@ -91,8 +91,8 @@ func (k *keyring) resolve(ctx context.Context, src *credentials.Sources, obj *cv
 	return e.creds, e.f
 }
 
-// secret returns the Secret as this reconcile first read it, or as it last
-// wrote it. Callers must not modify it.
+// secret returns the Secret as this reconcile first read it. Callers must not
+// modify it.
 func (k *keyring) secret(ctx context.Context, name types.NamespacedName) (*corev1.Secret, error) {
 	k.mu.Lock()
 	e, ok := k.secrets[name]
@@ -111,16 +111,6 @@ func (k *keyring) secret(ctx context.Context, name types.NamespacedName) (*corev
 		return nil, errUnresolved
 	}
 	return e.secret, e.err
-}
-
-// wrote records the Secret as this reconcile just updated it, so a later
-// step of the same reconcile works from its new resourceVersion.
-func (k *keyring) wrote(s *corev1.Secret) {
-	e := &secretRead{secret: s.DeepCopy()}
-	e.once.Do(func() {})
-	k.mu.Lock()
-	k.secrets[client.ObjectKeyFromObject(s)] = e
-	k.mu.Unlock()
 }
 
 // secretsVia reads Secrets through a keyring (anything else is not asked of

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"runtime/debug"
 	"sync"
 )
 
@@ -28,7 +29,7 @@ func inParallel(n int, fn func(i int)) {
 		wg.Go(func() {
 			defer func() {
 				if p := recover(); p != nil {
-					once.Do(func() { panicked = p })
+					once.Do(func() { panicked = fmt.Sprintf("%v\n%s", p, debug.Stack()) })
 				}
 				<-sem
 			}()

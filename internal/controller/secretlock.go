@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -132,38 +133,44 @@ func holdsSecret(o *cvmv1alpha1.ImageShare) []string {
 	return []string{o.Namespace + "/" + ref.Name}
 }
 
-// lockSecret adds or removes the finalizer; a missing Secret needs neither.
+// lockSecret adds or removes the finalizer. It reads the Secret afresh (not
+// the reconcile's keyring copy): another image's reconcile may have released
+// it since, and a share about to be made must find it held. A Secret that is
+// gone needs no release, and cannot be held for a new share.
 func (r *ImageShareReconciler) lockSecret(ctx context.Context, name types.NamespacedName, needed bool) error {
-	keys := keyringOf(ctx, r.APIReader)
-	read, err := keys.secret(ctx, name)
-	if err != nil {
+	var s corev1.Secret
+	if err := r.APIReader.Get(ctx, name, &s); err != nil {
 		if apierrors.IsNotFound(err) {
+			if needed {
+				return fmt.Errorf("secret %s: %w", name, errSecretGoing)
+			}
 			return nil
 		}
 		return fmt.Errorf("get secret %s: %w", name, err)
 	}
-	if controllerutil.ContainsFinalizer(read, SecretFinalizer) == needed {
+	if controllerutil.ContainsFinalizer(&s, SecretFinalizer) == needed {
 		return nil
 	}
-	s := read.DeepCopy()
 	if needed {
 		if !s.DeletionTimestamp.IsZero() {
 			// Too late to add one: shares made now would outlive their keys.
 			return fmt.Errorf("secret %s: %w", name, errSecretGoing)
 		}
-		controllerutil.AddFinalizer(s, SecretFinalizer)
+		controllerutil.AddFinalizer(&s, SecretFinalizer)
 	} else {
-		controllerutil.RemoveFinalizer(s, SecretFinalizer)
+		controllerutil.RemoveFinalizer(&s, SecretFinalizer)
 	}
 	// Update (not patch): RBAC grants only get and update on Secrets, and the
 	// resourceVersion makes a concurrent change fail rather than be lost.
-	if err := r.Update(ctx, s); err != nil {
+	if err := r.Update(ctx, &s); err != nil {
 		if apierrors.IsNotFound(err) {
+			if needed {
+				return fmt.Errorf("secret %s: %w", name, errSecretGoing)
+			}
 			return nil
 		}
 		return fmt.Errorf("update finalizer of secret %s: %w", name, err)
 	}
-	keys.wrote(s)
 	return nil
 }
 

@@ -31,9 +31,9 @@ func (r *ImageShareReconciler) writeMember(ctx context.Context, m *member) error
 		}
 		return nil
 	}
-	if m.v.reason == cvmv1alpha1.ReasonThrottled && settled(m.base) {
+	if m.v.reason == cvmv1alpha1.ReasonThrottled && settled(m.base) && !takesOver(m) {
 		// Waiting for a rate-limit slot to re-check a settled object says
-		// nothing new about it: keep its status (Ready stays Ready across a
+		// nothing new about it (unless it just took accounts over): keep its status (Ready stays Ready across a
 		// manager restart instead of flickering for every GitOps tool).
 		return nil
 	}

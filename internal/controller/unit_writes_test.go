@@ -42,9 +42,10 @@ func TestUnitReleaseWaitsForTheHandover(t *testing.T) {
 }
 
 // TestUnitOneSecretReadPerReconcile: twenty ImageShares of one image and one
-// Secret cost one Secret GET per reconcile (credentials and the in-use
-// finalizer share it), and a second namespace's Secret of the same name is
-// read for its own objects, never answered from the first.
+// Secret cost a fixed number of Secret GETs per reconcile (the credentials
+// once, and fresh reads for the in-use finalizer before the SHARE and at the
+// end), not one per ImageShare; and a second namespace's Secret of the same
+// name is read for its own objects, never answered from the first.
 func TestUnitOneSecretReadPerReconcile(t *testing.T) {
 	e := newUnitEnv(t)
 	e.r.ShareLimit = 100
@@ -58,8 +59,8 @@ func TestUnitOneSecretReadPerReconcile(t *testing.T) {
 	e.create(unitIMS(nsB, "b", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR6))
 	e.secretGets.Store(0)
 	e.mustReconcile(unitImgA, 1)
-	if got := e.secretGets.Load(); got != 2 {
-		t.Errorf("one reconcile of 21 ImageShares of two Secrets read Secrets %d times, want 2", got)
+	if got := e.secretGets.Load(); got > 2*3 {
+		t.Errorf("one reconcile of 21 ImageShares of two Secrets read Secrets %d times, want at most 3 each", got)
 	}
 	e.expectReason(nsA, "a00", cvmv1alpha1.ReasonShared)
 	// nsB's keys are another account's: the image is not theirs to share.

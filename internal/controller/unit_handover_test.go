@@ -1,0 +1,129 @@
+package controller
+
+// Regression tests from a review: each is a way an account could end up in
+// nobody's managedAccountIds, or a share made with keys nothing holds.
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
+	"github.com/imageshare/imageshare-operator/internal/cloud"
+)
+
+// A settled receiver whose verdict is Throttled (another member's SHARE was
+// throttled) skips its status write; the giver is released anyway.
+func TestUnitHandoverToAThrottledReceiver(t *testing.T) {
+	e := newUnitEnv(t)
+	e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
+	unitImage(e.owner(), unitImgA)
+	e.create(unitIMS(nsA, "one", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2))
+	e.mustReconcile(unitImgA, 1)
+	e.create(unitIMS(nsA, "two", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2, unitR4))
+	e.mustReconcile(unitImgA, 1)
+	expectStrings(t, "two managed before", e.mustGet(nsA, "two").Status.ManagedAccountIDs, []string{unitR4})
+	t.Logf("two: %s", unitReady(e.mustGet(nsA, "two")))
+
+	e.create(unitIMS(nsA, "three", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR5))
+	e.owner().ShareFn = func(context.Context, string, string, []string) error {
+		return &cloud.Error{Op: "ModifyImageSharePermission", Code: "RequestLimitExceeded",
+			Reason: cloud.ReasonThrottled}
+	}
+	e.remove(nsA, "one")
+	_, err := e.reconcile(unitImgA)
+	t.Logf("reconcile: %v", err)
+	_, oneLeft := e.get(nsA, "one")
+	two := e.mustGet(nsA, "two")
+	t.Logf("one left: %v; two: %s managed %v", oneLeft, unitReady(two), two.Status.ManagedAccountIDs)
+	if !oneLeft && !slices.Contains(two.Status.ManagedAccountIDs, unitR2) {
+		t.Errorf("one released but %s is in nobody's managedAccountIds; shares %v", unitR2,
+			e.owner().Shares(unitRegion, unitImgA))
+	}
+}
+
+// A concurrent reconcile removes the Secret's in-use finalizer after this
+// reconcile read the Secret; this reconcile then shares with its keys.
+func TestUnitSecretReleasedMidReconcileIsHeldAgain(t *testing.T) {
+	e := newUnitEnv(t)
+	e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
+	s := e.getSecret(nsA, "creds")
+	controllerutil.AddFinalizer(s, SecretFinalizer) // held for another image's object
+	if err := e.k8s.Update(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	unitImage(e.owner(), unitImgA)
+	e.create(unitIMS(nsA, "a", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2))
+	once := false
+	e.owner().ListSharesFn = func(_ context.Context, region, id string) ([]string, error) {
+		if !once { // another image's reconcile released its last holder meanwhile
+			once = true
+			s := e.getSecret(nsA, "creds")
+			controllerutil.RemoveFinalizer(s, SecretFinalizer)
+			if err := e.k8s.Update(context.Background(), s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return e.owner().Shares(region, id), nil
+	}
+	_, err := e.reconcile(unitImgA)
+	t.Logf("reconcile: %v", err)
+	a := e.mustGet(nsA, "a")
+	fin := e.getSecret(nsA, "creds").Finalizers
+	t.Logf("a: %s managed %v; secret finalizers %v", unitReady(a), a.Status.ManagedAccountIDs, fin)
+	if len(a.Status.ManagedAccountIDs) > 0 && !slices.Contains(fin, SecretFinalizer) {
+		t.Errorf("a manages %v but the Secret has no in-use finalizer", a.Status.ManagedAccountIDs)
+	}
+}
+
+// The Secret is deleted (namespace going) after credentials were resolved.
+func TestUnitSecretDeletedMidReconcileSharesNothing(t *testing.T) {
+	e := newUnitEnv(t)
+	e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
+	unitImage(e.owner(), unitImgA)
+	e.create(unitIMS(nsA, "a", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2))
+	e.owner().ListSharesFn = func(_ context.Context, region, id string) ([]string, error) {
+		if err := e.k8s.Delete(context.Background(), e.getSecret(nsA, "creds")); err != nil {
+			t.Fatal(err)
+		}
+		e.owner().ListSharesFn = nil
+		return e.owner().Shares(region, id), nil
+	}
+	_, err := e.reconcile(unitImgA)
+	a := e.mustGet(nsA, "a")
+	t.Logf("reconcile: %v; a: %s managed %v; shares %v", err, unitReady(a), a.Status.ManagedAccountIDs,
+		e.owner().Shares(unitRegion, unitImgA))
+	if len(e.owner().Shares(unitRegion, unitImgA)) > 0 {
+		t.Errorf("PRE-EXISTING: shared with keys whose Secret is already gone")
+	}
+}
+
+// A live member drops an account another lists: the handover's receiver
+// status fails, the giver's status (phase 3) is still written.
+func TestUnitLiveHandoverKeptWhenReceiverFails(t *testing.T) {
+	e := newUnitEnv(t)
+	e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
+	unitImage(e.owner(), unitImgA)
+	e.create(unitIMS(nsA, "one", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2, unitR5))
+	e.mustReconcile(unitImgA, 1)
+	e.create(unitIMS(nsA, "two", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2, unitR4))
+	e.mustReconcile(unitImgA, 1)
+	e.update(nsA, "one", func(o *cvmv1alpha1.ImageShare) { o.Spec.AccountIDs = []string{unitR5} })
+	e.failStatus = func(o client.Object) bool { return o.GetName() == "two" }
+	_, err := e.reconcile(unitImgA)
+	one, two := e.mustGet(nsA, "one"), e.mustGet(nsA, "two")
+	t.Logf("reconcile: %v; one managed %v; two managed %v; shares %v", err, one.Status.ManagedAccountIDs,
+		two.Status.ManagedAccountIDs, e.owner().Shares(unitRegion, unitImgA))
+	if !slices.Contains(one.Status.ManagedAccountIDs, unitR2) && !slices.Contains(two.Status.ManagedAccountIDs, unitR2) {
+		t.Errorf("%s is in nobody's managedAccountIds while shared", unitR2)
+	}
+	e.failStatus = nil
+	e.mustReconcile(unitImgA, 2)
+	e.update(nsA, "two", func(o *cvmv1alpha1.ImageShare) { o.Spec.AccountIDs = []string{unitR4} })
+	e.mustReconcile(unitImgA, 2)
+	t.Logf("after two drops R2: two managed %v; shares %v", e.mustGet(nsA, "two").Status.ManagedAccountIDs,
+		e.owner().Shares(unitRegion, unitImgA))
+}
