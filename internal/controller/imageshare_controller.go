@@ -118,9 +118,6 @@ func (r *ImageShareReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	key := imageKey{Region: req.Namespace, ImageID: req.Name}
 	ctx = logf.IntoContext(ctx, logf.FromContext(ctx).WithValues("image", key.ImageID, "region", key.Region))
-	// One keyring for the reconcile: each Secret is read once, for the
-	// credentials and for its in-use finalizer.
-	ctx = withKeyring(ctx, newKeyring(r.APIReader))
 	w, err := r.load(ctx, key)
 	if err != nil {
 		return ctrl.Result{}, err

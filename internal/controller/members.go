@@ -153,7 +153,7 @@ func (r *ImageShareReconciler) load(ctx context.Context, key imageKey) (*work, e
 		}
 		level = next
 	}
-	keys := keyringOf(ctx, r.APIReader)
+	keys := newKeyring(r.APIReader)
 	errs := make([]error, len(w.members))
 	inParallel(len(w.members), func(i int) { errs[i] = r.prepare(ctx, w.members[i], keys) })
 	if err := errors.Join(errs...); err != nil {
