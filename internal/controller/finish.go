@@ -41,26 +41,30 @@ func (r *ImageShareReconciler) finish(ctx context.Context, w *work) (ctrl.Result
 	// for the retry, as when a Secret lock failed), then every other status:
 	// a deletion is not held up by the status of every sibling on a hot image.
 	writeErrs, publishErrs := make([]error, len(w.members)), make([]error, len(w.members))
-	write := func(pick func(*member) bool) {
+	taking := make([]bool, len(w.members))
+	for i, m := range w.members {
+		taking[i] = !m.v.release && takesOver(m)
+	}
+	write := func(pick func(i int, m *member) bool) {
 		inParallel(len(w.members), func(i int) {
-			if m := w.members[i]; pick(m) {
+			if m := w.members[i]; pick(i, m) {
 				r.rememberRejection(m)
 				writeErrs[i] = r.writeMember(ctx, m)
 			}
 		})
 	}
-	write(func(m *member) bool { return !m.v.release && takesOver(m) })
+	write(func(i int, _ *member) bool { return taking[i] })
 	if errors.Join(writeErrs...) != nil {
 		// A claim was not handed over: every giver keeps its own, leaving
 		// or not, until the retry writes both sides.
-		for _, m := range w.members {
-			if m.v.release || !takesOver(m) && givesUp(m) {
+		for i, m := range w.members {
+			if m.v.release || !taking[i] && givesUp(m) {
 				m.v = verdict{gone: true}
 			}
 		}
 	}
-	write(func(m *member) bool { return m.v.release })
-	write(func(m *member) bool { return !m.v.release && !takesOver(m) })
+	write(func(_ int, m *member) bool { return m.v.release })
+	write(func(i int, m *member) bool { return !m.v.release && !taking[i] })
 	// Publishing stays in order: two ImageShares naming one ConfigMap must
 	// find it the same way every time (the oldest creates it, the other is
 	// told it is taken), not race to create it.
@@ -98,27 +102,40 @@ func (r *ImageShareReconciler) finish(ctx context.Context, w *work) (ctrl.Result
 	return result, nil
 }
 
-// takesOver reports whether this reconcile makes m manage an account (on its
-// image or a copy) that its recorded status does not: a share it just made,
-// or one handed over by a leaving member.
-func takesOver(m *member) bool {
+// claims is what a member manages, by scope: "" for its own image, else
+// the replica region of a copy.
+type claims map[string][]string
+
+// recordedClaims are m's managed accounts as its status last recorded them.
+func recordedClaims(m *member) claims {
+	return claimsOf(m.base.Status.ManagedAccountIDs, m.base.Status.Regions)
+}
+
+// decidedClaims are m's managed accounts as this reconcile leaves them.
+func decidedClaims(m *member) claims {
+	own, regions := m.base.Status.ManagedAccountIDs, m.base.Status.Regions
 	if a := m.v.accounts; a != nil {
-		for _, id := range a.managed {
-			if !slices.Contains(m.base.Status.ManagedAccountIDs, id) {
-				return true
-			}
-		}
+		own = a.managed
 	}
-	if !m.v.regionsSet {
-		return false
+	if m.v.regionsSet {
+		regions = m.v.regions
 	}
-	for _, rs := range m.v.regions {
-		i := slices.IndexFunc(m.base.Status.Regions, func(b cvmv1alpha1.RegionStatus) bool { return b.Region == rs.Region })
-		if rs.ImageID != "" && (i < 0 || m.base.Status.Regions[i].ImageID != rs.ImageID) {
-			return true // a copy newly recorded: its maintainer may be leaving
-		}
-		for _, id := range rs.ManagedAccountIDs {
-			if i < 0 || !slices.Contains(m.base.Status.Regions[i].ManagedAccountIDs, id) {
+	return claimsOf(own, regions)
+}
+
+func claimsOf(own []string, regions []cvmv1alpha1.RegionStatus) claims {
+	c := claims{"": own}
+	for _, rs := range regions {
+		c[rs.Region] = rs.ManagedAccountIDs
+	}
+	return c
+}
+
+// beyond reports whether a holds an account that b does not, in some scope.
+func (a claims) beyond(b claims) bool {
+	for scope, ids := range a {
+		for _, id := range ids {
+			if !slices.Contains(b[scope], id) {
 				return true
 			}
 		}
@@ -126,29 +143,27 @@ func takesOver(m *member) bool {
 	return false
 }
 
+// takesOver reports whether this reconcile makes m manage an account (on its
+// image or a copy) that its recorded status does not: a share it just made,
+// or one handed over by a leaving member; or record a new copy, whose
+// maintainer may be leaving.
+func takesOver(m *member) bool {
+	if m.v.regionsSet {
+		for _, rs := range m.v.regions {
+			i := slices.IndexFunc(m.base.Status.Regions, func(b cvmv1alpha1.RegionStatus) bool {
+				return b.Region == rs.Region
+			})
+			if rs.ImageID != "" && (i < 0 || m.base.Status.Regions[i].ImageID != rs.ImageID) {
+				return true
+			}
+		}
+	}
+	return decidedClaims(m).beyond(recordedClaims(m))
+}
+
 // givesUp reports whether this reconcile drops an account from what m's
 // recorded status says it manages (on its image or a copy).
-func givesUp(m *member) bool {
-	if a := m.v.accounts; a != nil {
-		for _, id := range m.base.Status.ManagedAccountIDs {
-			if !slices.Contains(a.managed, id) {
-				return true
-			}
-		}
-	}
-	if !m.v.regionsSet {
-		return false
-	}
-	for _, b := range m.base.Status.Regions {
-		i := slices.IndexFunc(m.v.regions, func(rs cvmv1alpha1.RegionStatus) bool { return rs.Region == b.Region })
-		for _, id := range b.ManagedAccountIDs {
-			if i < 0 || !slices.Contains(m.v.regions[i].ManagedAccountIDs, id) {
-				return true
-			}
-		}
-	}
-	return false
-}
+func givesUp(m *member) bool { return recordedClaims(m).beyond(decidedClaims(m)) }
 
 // rememberRejection records keys the cloud just rejected for m, and forgets
 // them once m is released or its keys work.
