@@ -18,14 +18,7 @@ import (
 // A settled receiver whose verdict is Throttled (another member's SHARE was
 // throttled) skips its status write; the giver is released anyway.
 func TestUnitHandoverToAThrottledReceiver(t *testing.T) {
-	e := newUnitEnv(t)
-	e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
-	unitImage(e.owner(), unitImgA)
-	e.create(unitIMS(nsA, "one", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2))
-	e.mustReconcile(unitImgA, 1)
-	e.create(unitIMS(nsA, "two", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2, unitR4))
-	e.mustReconcile(unitImgA, 1)
-	expectStrings(t, "two managed before", e.mustGet(nsA, "two").Status.ManagedAccountIDs, []string{unitR4})
+	e := newHandoverEnv(t)
 	t.Logf("two: %s", unitReady(e.mustGet(nsA, "two")))
 
 	e.create(unitIMS(nsA, "three", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR5))
@@ -126,4 +119,20 @@ func TestUnitLiveHandoverKeptWhenReceiverFails(t *testing.T) {
 	e.mustReconcile(unitImgA, 2)
 	t.Logf("after two drops R2: two managed %v; shares %v", e.mustGet(nsA, "two").Status.ManagedAccountIDs,
 		e.owner().Shares(unitRegion, unitImgA))
+}
+
+// newHandoverEnv is the start of a handover: "one" shared and manages R2;
+// "two", created after, lists R2 and R4 and manages only R4, the share it
+// made itself. Deleting "one" hands R2 over to "two".
+func newHandoverEnv(t *testing.T) *unitEnv {
+	t.Helper()
+	e := newUnitEnv(t)
+	e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
+	unitImage(e.owner(), unitImgA)
+	e.create(unitIMS(nsA, "one", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2))
+	e.mustReconcile(unitImgA, 1)
+	e.create(unitIMS(nsA, "two", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2, unitR4))
+	e.mustReconcile(unitImgA, 1)
+	expectStrings(t, "two managed before", e.mustGet(nsA, "two").Status.ManagedAccountIDs, []string{unitR4})
+	return e
 }

@@ -14,14 +14,7 @@ import (
 // keeps its finalizer (its claim is still on record) until a reconcile
 // writes both, so the account is never in nobody's managedAccountIds.
 func TestUnitReleaseWaitsForTheHandover(t *testing.T) {
-	e := newUnitEnv(t)
-	e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
-	unitImage(e.owner(), unitImgA)
-	e.create(unitIMS(nsA, "one", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2))
-	e.mustReconcile(unitImgA, 1)
-	e.create(unitIMS(nsA, "two", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2, unitR4))
-	e.mustReconcile(unitImgA, 1)
-	expectStrings(t, "two managed before", e.mustGet(nsA, "two").Status.ManagedAccountIDs, []string{unitR4})
+	e := newHandoverEnv(t)
 
 	e.failStatus = func(o client.Object) bool { return o.GetName() == "two" }
 	e.remove(nsA, "one")
