@@ -33,8 +33,9 @@ func (r *ImageShareReconciler) writeMember(ctx context.Context, m *member) error
 	}
 	if m.v.reason == cvmv1alpha1.ReasonThrottled && settled(m.base) && !takesOver(m) {
 		// Waiting for a rate-limit slot to re-check a settled object says
-		// nothing new about it (unless it just took accounts over): keep its status (Ready stays Ready across a
-		// manager restart instead of flickering for every GitOps tool).
+		// nothing new about it (unless it just took accounts over): keep its
+		// status (Ready stays Ready across a manager restart instead of
+		// flickering for every GitOps tool).
 		return nil
 	}
 	if m.resolved {
@@ -63,10 +64,9 @@ func (r *ImageShareReconciler) keepRecentSyncTime(m *member) {
 	if prev == nil || next == nil || next.Sub(prev.Time) >= r.readMaxAge()/10 {
 		return
 	}
-	st := m.obj.Status.DeepCopy()
-	st.LastSyncTime = prev
-	if equality.Semantic.DeepEqual(m.base.Status, *st) {
-		m.obj.Status.LastSyncTime = prev
+	m.obj.Status.LastSyncTime = prev
+	if !equality.Semantic.DeepEqual(m.base.Status, m.obj.Status) {
+		m.obj.Status.LastSyncTime = next // something else changed: the patch carries the new time
 	}
 }
 

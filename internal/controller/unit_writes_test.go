@@ -3,7 +3,9 @@ package controller
 import (
 	"fmt"
 	"testing"
+	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
@@ -62,5 +64,36 @@ func TestUnitOneSecretReadPerReconcile(t *testing.T) {
 	}
 	if !e.getSecret(nsA, "creds").DeletionTimestamp.IsZero() || len(e.getSecret(nsA, "creds").Finalizers) != 1 {
 		t.Errorf("Secret %s/creds finalizers %v, want the in-use finalizer", nsA, e.getSecret(nsA, "creds").Finalizers)
+	}
+}
+
+// TestKeepRecentSyncTime: a lastSyncTime that is the only change and recent
+// is kept (no patch for a read made for a sibling); with another change, or
+// once it is a tenth of the read period old, the new time is written.
+func TestKeepRecentSyncTime(t *testing.T) {
+	r := &ImageShareReconciler{Options: Options{ResyncPeriod: time.Hour}}
+	t0 := metav1.NewTime(unitNow)
+	cases := []struct {
+		name    string
+		after   time.Duration
+		change  bool
+		wantNew bool
+	}{
+		{name: "only change, recent", after: time.Minute},
+		{name: "only change, old enough", after: 10 * time.Minute, wantNew: true},
+		{name: "with another change", after: time.Minute, change: true, wantNew: true},
+	}
+	for _, c := range cases {
+		base := &cvmv1alpha1.ImageShare{Status: cvmv1alpha1.ImageShareStatus{LastSyncTime: &t0, Accounts: "1/1"}}
+		obj := base.DeepCopy()
+		next := metav1.NewTime(unitNow.Add(c.after))
+		obj.Status.LastSyncTime = &next
+		if c.change {
+			obj.Status.Accounts = "0/1"
+		}
+		r.keepRecentSyncTime(&member{obj: obj, base: base})
+		if got := obj.Status.LastSyncTime.Time; got.Equal(next.Time) != c.wantNew {
+			t.Errorf("%s: lastSyncTime %s, want the new time: %v", c.name, got, c.wantNew)
+		}
 	}
 }
