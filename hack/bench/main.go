@@ -106,7 +106,7 @@ func main() {
 			if n < 2*t {
 				fatalf("-n %d is too small for %d tenants", n, t)
 			}
-			fmt.Fprintf(os.Stderr, "bench: N=%d T=%d: starting\n", n, t)
+			progress("N=%d T=%d: starting", n, t)
 			keep(run(cfg, n, t))
 		}
 	}
@@ -114,7 +114,7 @@ func main() {
 		if cfg.hotObjects < 2 || cfg.hotObjects > 100 {
 			fatalf("-hot-objects %d: want 2 to 100 (the image takes at most 500 shares)", cfg.hotObjects)
 		}
-		fmt.Fprintf(os.Stderr, "bench: hot image: starting\n")
+		progress("hot image: starting")
 		keep(runHot(cfg))
 	}
 	printTable(os.Stdout, cfg, rows)
@@ -134,6 +134,11 @@ func ints(name, list string, least int) []int {
 		out = append(out, v)
 	}
 	return out
+}
+
+// progress tells on stderr where a long run is; stdout keeps only the table.
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: %s "+format+"\n", append([]any{time.Now().Format(time.TimeOnly)}, args...)...)
 }
 
 func fatalf(format string, args ...any) {

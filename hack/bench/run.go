@@ -123,6 +123,9 @@ func run(cfg config, n, t int) (result, error) {
 	if err := checkShares(w.emu, want); err != nil {
 		return res, fmt.Errorf("cold start left the cloud wrong: %w", err)
 	}
+	progress("%s: cold start %s (bound %s), %d calls; steady state for %d x %s", res.label,
+		res.coldTime.Round(time.Millisecond), max(res.cloudBound, res.kubeBound), sum(res.coldCalls), cfg.resyncs,
+		res.resync)
 
 	// Steady state: the converged objects over several resync periods.
 	w.emu.ResetStats()
@@ -130,6 +133,8 @@ func run(cfg config, n, t int) (result, error) {
 	st = w.emu.Stats()
 	res.steadyPerImage = float64(sum(st.Calls)) / float64(res.images) / float64(cfg.resyncs)
 	res.steadyModify = st.Calls[actModify]
+	progress("%s: steady state %.3f calls per image per resync; %d changes", res.label, res.steadyPerImage,
+		cfg.changes)
 
 	// Change latency: one object at a time, add or remove one account.
 	var lat []time.Duration

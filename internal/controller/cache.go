@@ -1,12 +1,10 @@
 package controller
 
 import (
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/cloud"
 )
 
@@ -31,10 +29,6 @@ type cacheEntry struct {
 	shares    []string
 	sharesAt  time.Time
 	hasShares bool
-	// covers is the generation (and deletion) of each ImageShare the last
-	// plan on this share list was made for: a change already covered needs
-	// no fresh read.
-	covers map[string]string
 }
 
 type metaEntry struct {
@@ -56,7 +50,7 @@ func (c *readCache) entry(identity string, k imageKey) *cacheEntry {
 		if len(c.entries) >= c.max {
 			c.evictOldest()
 		}
-		e = &cacheEntry{covers: map[string]string{}}
+		e = &cacheEntry{}
 		c.entries[key] = e
 	}
 	return e
@@ -114,10 +108,10 @@ func (c *readCache) putShares(identity string, k imageKey, shares []string, at t
 	e.shares, e.sharesAt, e.hasShares = shares, at, true
 }
 
-// planned records the share list after this manager changed it and the
-// objects the plan covered, keeping the time of the last real read: our own
-// changes do not make drift older or newer.
-func (c *readCache) planned(identity string, k imageKey, shares []string, objs []*cvmv1alpha1.ImageShare) {
+// planned records the share list after this manager changed it, keeping the
+// time of the last real read: our own changes do not make drift older or
+// newer.
+func (c *readCache) planned(identity string, k imageKey, shares []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[cacheKey(identity, k)]
@@ -125,24 +119,6 @@ func (c *readCache) planned(identity string, k imageKey, shares []string, objs [
 		return
 	}
 	e.shares = shares
-	e.covers = make(map[string]string, len(objs))
-	for _, o := range objs {
-		e.covers[string(o.UID)] = coverMark(o)
-	}
-}
-
-func (c *readCache) covered(identity string, k imageKey, o *cvmv1alpha1.ImageShare) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[cacheKey(identity, k)]
-	return ok && e.hasShares && e.covers[string(o.UID)] == coverMark(o)
-}
-
-func coverMark(o *cvmv1alpha1.ImageShare) string {
-	if o.DeletionTimestamp != nil {
-		return "deleting"
-	}
-	return strconv.FormatInt(o.Generation, 10)
 }
 
 func (c *readCache) forget(identity string, k imageKey) {

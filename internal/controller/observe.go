@@ -72,12 +72,12 @@ func (r *ImageShareReconciler) observe(ctx context.Context, cl cloud.Client, key
 }
 
 // shareList returns the image's share list from the read cache, or reads it
-// when there is none this period or a member's change needs a fresh one.
+// when there is none this period or a member changed after it was read.
 // Source images and copies both read through it.
 func (r *ImageShareReconciler) shareList(ctx context.Context, cl cloud.Client, key imageKey, identity string,
 	members []*member, now time.Time) ([]string, time.Time, error) {
 	shares, fetched, cached := r.reads.shares(identity, key, r.readMaxAge(), now)
-	if cached && !r.needsFreshRead(key, identity, members) {
+	if cached && !needsFreshRead(members, fetched, now) {
 		return shares, fetched, nil
 	}
 	list, err := cl.ListShares(ctx, key.Region, key.ImageID)
@@ -91,15 +91,42 @@ func (r *ImageShareReconciler) shareList(ctx context.Context, cl cloud.Client, k
 	return list, now, nil
 }
 
-// needsFreshRead: a spec change or a deletion the last plan did not cover
-// needs a share list read for it; anything else accepts this period's read.
-func (r *ImageShareReconciler) needsFreshRead(key imageKey, identity string, members []*member) bool {
+// needsFreshRead: a spec change or a deletion made after the share list was
+// read (fetched) needs a read of its own; anything else accepts this
+// period's read. When the change happened is taken from the object, not
+// remembered: our own status write reaches the informer late, so the next
+// reconcile still sees observedGeneration behind, and a memo of "planned
+// already" would be one more per-object map to keep and forget.
+func needsFreshRead(members []*member, fetched, now time.Time) bool {
 	for _, m := range members {
-		if reconcileRequested(m.obj, r.now()) || (m.specChanged() || m.deleting()) && !r.reads.covered(identity, key, m.obj) {
+		switch {
+		case reconcileRequested(m.obj, now):
+			return true
+		case m.deleting() && !readAfter(fetched, m.obj.DeletionTimestamp.Time):
+			return true
+		case m.specChanged() && !readAfter(fetched, specChangedAt(m.obj)):
 			return true
 		}
 	}
 	return false
+}
+
+// specChangedAt is when the object's spec took its current value, as far as
+// the object tells: its creation for a first generation. A later generation
+// gives no time (the manager's cache drops managedFields), so it is zero and
+// the change is read afresh.
+func specChangedAt(o *cvmv1alpha1.ImageShare) time.Time {
+	if o.Generation <= 1 {
+		return o.CreationTimestamp.Time
+	}
+	return time.Time{}
+}
+
+// readAfter reports whether a read at fetched surely came after a change the
+// API server stamped at t. Its stamps are whole seconds, so the change may
+// lie anywhere in the second after t; a zero t is never surely before.
+func readAfter(fetched, t time.Time) bool {
+	return !t.IsZero() && !fetched.Before(t.Add(time.Second))
 }
 
 // describe returns the image's metadata, from the cache or from one

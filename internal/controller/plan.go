@@ -93,11 +93,7 @@ func (r *ImageShareReconciler) planImage(ctx context.Context, cl cloud.Client, t
 	if res.changed() {
 		r.reads.forgetOthers(identity, target) // a change is seen by every key of the account
 	}
-	objs := make([]*cvmv1alpha1.ImageShare, 0, len(seats))
-	for _, s := range seats {
-		objs = append(objs, s.m.obj)
-	}
-	r.reads.planned(identity, target, res.after, objs)
+	r.reads.planned(identity, target, res.after)
 	if res.err != nil && cloud.IsTerminal(res.err) {
 		r.reads.forget(identity, target) // the verdict rests on the call: read again next time
 	}

@@ -97,3 +97,57 @@ func TestKeepRecentSyncTime(t *testing.T) {
 		}
 	}
 }
+
+// TestNeedsFreshRead: a member changed or deleted after this period's share
+// list was read needs a read of its own; one the read already followed does
+// not, even while the informer still shows our own status write missing.
+func TestNeedsFreshRead(t *testing.T) {
+	read := unitNow
+	at := func(d time.Duration) metav1.Time { return metav1.NewTime(read.Add(d).Truncate(time.Second)) }
+	cases := []struct {
+		name string
+		obj  func(o *cvmv1alpha1.ImageShare)
+		want bool
+	}{
+		{name: "created well before the read, status behind", obj: func(o *cvmv1alpha1.ImageShare) {
+			o.CreationTimestamp = at(-5 * time.Second)
+		}, want: false},
+		{name: "created in the second of the read", obj: func(o *cvmv1alpha1.ImageShare) {
+			o.CreationTimestamp = at(0)
+		}, want: true},
+		{name: "created after the read", obj: func(o *cvmv1alpha1.ImageShare) {
+			o.CreationTimestamp = at(3 * time.Second)
+		}, want: true},
+		{name: "no creation time", obj: func(o *cvmv1alpha1.ImageShare) {}, want: true},
+		{name: "edited (second generation), status behind", obj: func(o *cvmv1alpha1.ImageShare) {
+			o.CreationTimestamp, o.Generation, o.Status.ObservedGeneration = at(-time.Hour), 2, 1
+		}, want: true},
+		{name: "edited and observed", obj: func(o *cvmv1alpha1.ImageShare) {
+			o.CreationTimestamp, o.Generation, o.Status.ObservedGeneration = at(-time.Hour), 2, 2
+		}, want: false},
+		{name: "deleted before the read", obj: func(o *cvmv1alpha1.ImageShare) {
+			o.CreationTimestamp, o.Status.ObservedGeneration = at(-time.Hour), 1
+			d := at(-2 * time.Second)
+			o.DeletionTimestamp = &d
+		}, want: false},
+		{name: "deleted after the read", obj: func(o *cvmv1alpha1.ImageShare) {
+			o.CreationTimestamp, o.Status.ObservedGeneration = at(-time.Hour), 1
+			d := at(2 * time.Second)
+			o.DeletionTimestamp = &d
+		}, want: true},
+		{name: "a reconcile requested", obj: func(o *cvmv1alpha1.ImageShare) {
+			o.CreationTimestamp, o.Status.ObservedGeneration = at(-time.Hour), 1
+			o.Annotations = map[string]string{ReconcileRequestedAnnotation: "now"}
+		}, want: true},
+	}
+	for _, c := range cases {
+		o := &cvmv1alpha1.ImageShare{ObjectMeta: metav1.ObjectMeta{Generation: 1}}
+		c.obj(o)
+		quiet := &cvmv1alpha1.ImageShare{ObjectMeta: metav1.ObjectMeta{Generation: 1, CreationTimestamp: at(-time.Hour)},
+			Status: cvmv1alpha1.ImageShareStatus{ObservedGeneration: 1}}
+		members := []*member{{obj: quiet}, {obj: o}}
+		if got := needsFreshRead(members, read, read.Add(time.Minute)); got != c.want {
+			t.Errorf("%s: needsFreshRead %v, want %v", c.name, got, c.want)
+		}
+	}
+}
