@@ -12,7 +12,6 @@ import (
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/emulator"
-	"github.com/imageshare/imageshare-operator/internal/testenv"
 )
 
 // run measures the N-objects shape over t tenants: cold start, steady state
@@ -188,22 +187,6 @@ func kubeBound(writes int, qps float64) time.Duration {
 		return 0
 	}
 	return time.Duration(float64(writes) / qps * float64(time.Second))
-}
-
-// waitAllReady waits until the n ImageShares are settled, and fails unless every one is Ready:
-// the bench's workloads leave nothing for the controller to refuse.
-func waitAllReady(ctx context.Context, k8s client.Client, n int, timeout time.Duration) error {
-	objs, err := testenv.WaitSettled(ctx, k8s, testenv.WaitOptions{Count: n, Timeout: timeout,
-		Interval: 100*time.Millisecond + time.Duration(n)*20*time.Microsecond})
-	if err != nil {
-		return fmt.Errorf("wait for %d ImageShares: %w", n, err)
-	}
-	for i := range objs {
-		if !testenv.Ready(&objs[i]) {
-			return fmt.Errorf("%s settled without being Ready", testenv.Summary(&objs[i]))
-		}
-	}
-	return nil
 }
 
 // checkShares fails unless every image is shared with exactly its want list.

@@ -43,7 +43,7 @@ func tenants(t int) []tenant {
 // world is one run's control plane, cloud and client; stop tears it down.
 type world struct {
 	cp   *testenv.ControlPlane
-	k8s  client.Client
+	k8s  client.WithWatch
 	emu  *emulator.Emulator
 	srv  *httptest.Server
 	mgr  *testenv.Child
@@ -67,7 +67,7 @@ func newWorld(cfg config, seed *emulator.Seed) (*world, error) {
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = cvmv1alpha1.AddToScheme(scheme)
-	if w.k8s, err = client.New(cp.Config, client.Options{Scheme: scheme}); err != nil {
+	if w.k8s, err = client.NewWithWatch(cp.Config, client.Options{Scheme: scheme}); err != nil {
 		w.stop()
 		return nil, fmt.Errorf("client: %w", err)
 	}

@@ -67,7 +67,8 @@ func (r *ImageShareReconciler) syncCopy(ctx context.Context, cl cloud.Client, g 
 	// An ImageShare of the copy may copy it further: its own replica regions
 	// go through the same path, from the copy.
 	for _, s := range seats {
-		if s.scope == "" && !s.m.v.release && (len(s.m.obj.Spec.ReplicaRegions) > 0 || hasCopies(s.m.obj)) {
+		if s.scope == "" && !s.m.v.release && s.m.frozen == nil &&
+			(len(s.m.obj.Spec.ReplicaRegions) > 0 || hasCopies(s.m.obj)) {
 			r.syncCopies(ctx, cl, copyKey, g, []*member{s.m}, now)
 		}
 	}

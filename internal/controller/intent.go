@@ -73,7 +73,7 @@ func pendingEntry(scope, acct string) string {
 func (r *ImageShareReconciler) recordPending(ctx context.Context, seats []*seat, share []string) error {
 	locked := map[types.NamespacedName]bool{} // one fresh read per Secret, however many seats share it
 	for _, s := range seats {
-		if s.leaving || s.m.observe() || s.conflict != "" {
+		if s.leaving || s.m.passive() || s.conflict != "" {
 			continue
 		}
 		cur := s.m.obj.Annotations[PendingSharesAnnotation]

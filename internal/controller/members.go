@@ -59,6 +59,11 @@ type member struct {
 	// del is what this reconcile learnt about a deleting member's hold on
 	// the cloud, for reconcileDelete.
 	del deleteState
+	// frozen is the verdict of a live member whose accountsFrom source is
+	// missing: it shares and cancels nothing, but it plans with its
+	// identity (as a held member) so that what it is known to list stays
+	// protected from its siblings' cancels and its mode still counts.
+	frozen *verdict
 }
 
 func (m *member) name() string      { return m.obj.Namespace + "/" + m.obj.Name }
@@ -67,6 +72,10 @@ func (m *member) observe() bool     { return m.obj.Spec.Mode == cvmv1alpha1.Mode
 func (m *member) exclusive() bool   { return m.obj.Spec.Mode == cvmv1alpha1.ModeExclusive }
 func (m *member) orphans() bool     { return m.obj.Spec.DeletionPolicy == cvmv1alpha1.DeletionPolicyOrphan }
 func (m *member) specChanged() bool { return m.obj.Status.ObservedGeneration != m.obj.Generation }
+
+// passive: it changes nothing in the cloud on its own behalf (Observe, or
+// frozen), so it takes no write-ahead record and inherits no account.
+func (m *member) passive() bool { return m.observe() || m.frozen != nil }
 
 // work is everything one reconcile of an image handles.
 type work struct {
@@ -190,22 +199,44 @@ func (r *ImageShareReconciler) prepare(ctx context.Context, m *member, keys *key
 		}
 	}
 	if v := r.resolveAccounts(ctx, m); v != nil && !m.deleting() {
-		m.v = *v // frozen: nothing is shared or cancelled for it
-		return nil
+		if !v.stalled {
+			m.v = *v // the source could not be read: retry
+			return nil
+		}
+		m.freeze(v)
 	}
 	resolved, failure := keys.resolve(ctx, &r.Credentials, m.obj)
 	creds, identity, v := r.credentialsVerdict(m.obj, resolved, failure)
-	if v != nil {
+	if v == nil {
+		if msg, ok := r.rejected.get(m.obj, creds, r.ResyncPeriod, r.now()); ok {
+			cv := r.stalled(cvmv1alpha1.ReasonCredentialsInvalid, msg)
+			cv.requeueAfter = jitter(credentialsRetry)
+			v = &cv
+		}
+	}
+	switch {
+	case v != nil && m.frozen != nil:
+		m.v = *m.frozen // out of the plan: without working keys it protects nothing
+	case v != nil:
 		m.v = *v
-		return nil
+	default:
+		m.creds, m.identity = creds, identity
 	}
-	if msg, ok := r.rejected.get(m.obj, creds, r.ResyncPeriod, r.now()); ok {
-		m.v = r.stalled(cvmv1alpha1.ReasonCredentialsInvalid, msg)
-		m.v.requeueAfter = jitter(credentialsRetry)
-		return nil
-	}
-	m.creds, m.identity = creds, identity
 	return nil
+}
+
+// freeze holds a member whose accountsFrom source is missing: it is planned
+// as wanting what it is known to list (spec.accountIds, and what its status
+// last reported shared), and judged by v whatever the plan does.
+func (m *member) freeze(v *verdict) {
+	m.frozen = v
+	known := slices.Clone(m.obj.Spec.AccountIDs)
+	for _, a := range m.obj.Status.SharedAccountIDs {
+		if !slices.Contains(known, a) {
+			known = append(known, a)
+		}
+	}
+	m.list, m.accounts = known, known
 }
 
 // listBy lists ImageShares by one of the cache indexes, oldest first.

@@ -73,7 +73,7 @@ func (r *ImageShareReconciler) planImage(ctx context.Context, cl cloud.Client, t
 	for _, s := range seats {
 		m := planner.Member{Key: s.key(), CreatedAt: s.m.obj.CreationTimestamp.Time,
 			Mode: planner.Mode(s.m.obj.Spec.Mode), Accounts: s.listed, Managed: s.managed, KnownBad: s.knownBad,
-			Deleting: s.leaving, CancelOnDelete: !s.m.orphans()}
+			Deleting: s.leaving, CancelOnDelete: !s.m.orphans(), Hold: s.m.frozen != nil}
 		if m.Mode == "" {
 			m.Mode = planner.Merge
 		}
@@ -150,7 +150,7 @@ func nextManaged(seats []*seat, res *actResult) map[*seat]map[string]bool {
 	heirs := func(self *seat, a string) []*seat {
 		var out []*seat
 		for _, o := range seats {
-			if o != self && !o.leaving && !o.m.observe() && o.conflict == "" && slices.Contains(o.listed, a) {
+			if o != self && !o.leaving && !o.m.passive() && o.conflict == "" && slices.Contains(o.listed, a) {
 				out = append(out, o)
 			}
 		}
@@ -162,8 +162,8 @@ func nextManaged(seats []*seat, res *actResult) map[*seat]map[string]bool {
 		})
 	}
 	for _, s := range seats {
-		if s.m.observe() || s.leaving && s.m.orphans() {
-			continue // Observe manages nothing; Orphan lets go of what it leaves
+		if s.m.passive() || s.leaving && s.m.orphans() {
+			continue // Observe manages nothing, a frozen member changes nothing; Orphan lets go of what it leaves
 		}
 		for _, a := range s.managed {
 			switch h := heirs(s, a); {
@@ -176,7 +176,7 @@ func nextManaged(seats []*seat, res *actResult) map[*seat]map[string]bool {
 					next[o][a] = true
 				}
 			case listedByLive(s, a):
-				// Only Observe objects (or objects in Conflict) still list it:
+				// Only Observe or frozen objects (or objects in Conflict) still list it:
 				// the plan keeps it for them, so let go; nobody cancels it.
 			default:
 				next[s][a] = true // the cancel is still owed
@@ -214,7 +214,7 @@ func seatFailures(s *seat, res *actResult, plan planner.Plan, managed map[string
 			failed[f.AccountID] = f
 		}
 	}
-	if s.leaving || s.m.observe() || s.conflict != "" {
+	if s.leaving || s.m.passive() || s.conflict != "" {
 		return failed
 	}
 	for _, a := range s.listed {

@@ -14,9 +14,15 @@ import (
 )
 
 // reconcileGroup runs observe, plan, act and judge for the members of one
-// identity on the image, then their copies.
+// identity on the image, then their copies. A frozen member took part only
+// to protect what it lists: its own verdict stands, whatever the plan did.
 func (r *ImageShareReconciler) reconcileGroup(ctx context.Context, key imageKey, g *group) {
 	r.reconcileWith(ctx, key, g)
+	for _, m := range g.members {
+		if m.frozen != nil {
+			m.v = *m.frozen
+		}
+	}
 }
 
 // reconcileWith plans the group's images with the group's current keys.
@@ -99,7 +105,14 @@ func (r *ImageShareReconciler) reconcileImage(ctx context.Context, cl cloud.Clie
 	for _, s := range seats {
 		s.m.v = r.sourceVerdict(s, key, obs, res, synced)
 	}
-	r.syncCopies(ctx, cl, key, g, direct, now)
+	// A frozen member neither copies nor shares copies.
+	copying := make([]*member, 0, len(direct))
+	for _, m := range direct {
+		if m.frozen == nil {
+			copying = append(copying, m)
+		}
+	}
+	r.syncCopies(ctx, cl, key, g, copying, now)
 }
 
 // sourceVerdict judges one member on its own image.

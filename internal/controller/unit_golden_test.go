@@ -191,3 +191,53 @@ func TestUnitPublishAndForceRead(t *testing.T) {
 		t.Fatalf("lastHandledReconcileAt = %q, want the request echoed", got.Status.LastHandledReconcileAt)
 	}
 }
+
+// TestUnitFrozenProtects: a frozen object (its accountsFrom source gone)
+// changes nothing, and its siblings of the same identity change nothing of
+// what it is known to list: an Exclusive sibling it owned the image against
+// stays in Conflict, and a Merge sibling that drops an account the frozen
+// object listed does not cancel it.
+func TestUnitFrozenProtects(t *testing.T) {
+	e := newUnitEnv(t)
+	e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
+	unitImage(e.owner(), unitImgA)
+	unitImage(e.owner(), unitImgB)
+	e.configMap(nsA, "consumers", map[string]string{"ids": unitR4 + "\n"})
+
+	// Image A: an Exclusive owner listing r4 through the ConfigMap, and a
+	// younger Exclusive object in conflict with it.
+	e.create(fromConfigMap(unitIMS(nsA, "owner", unitImgA, "creds", cvmv1alpha1.ModeExclusive, unitR2), "consumers", "ids"))
+	e.create(unitIMS(nsA, "rival", unitImgA, "creds", cvmv1alpha1.ModeExclusive, unitR5))
+	// Image B: two Merge objects; "first" shares r4, "lister" lists it through the ConfigMap.
+	e.create(unitIMS(nsA, "first", unitImgB, "creds", cvmv1alpha1.ModeMerge, unitR4))
+	e.mustReconcile(unitImgB, 1)
+	e.create(fromConfigMap(unitIMS(nsA, "lister", unitImgB, "creds", cvmv1alpha1.ModeMerge), "consumers", "ids"))
+	e.mustReconcile(unitImgA, 1)
+	e.mustReconcile(unitImgB, 1)
+	e.expectReason(nsA, "rival", cvmv1alpha1.ReasonConflict)
+	expectStrings(t, "shares of A", e.owner().Shares(unitRegion, unitImgA), unitSorted(unitR2, unitR4))
+	expectStrings(t, "first manages", e.mustGet(nsA, "first").Status.ManagedAccountIDs, []string{unitR4})
+	expectStrings(t, "lister reports", e.mustGet(nsA, "lister").Status.SharedAccountIDs, []string{unitR4})
+
+	if err := e.k8s.Delete(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+		Namespace: nsA, Name: "consumers"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.update(nsA, "first", func(o *cvmv1alpha1.ImageShare) { o.Spec.AccountIDs = []string{unitR5} })
+	e.owner().ResetCalls()
+	e.mustReconcile(unitImgA, 1)
+	e.mustReconcile(unitImgB, 1)
+	e.expectReason(nsA, "owner", cvmv1alpha1.ReasonAccountsSourceNotFound)
+	e.expectReason(nsA, "lister", cvmv1alpha1.ReasonAccountsSourceNotFound)
+	e.expectReason(nsA, "rival", cvmv1alpha1.ReasonConflict)
+	expectStrings(t, "shares of A while its owner is frozen", e.owner().Shares(unitRegion, unitImgA),
+		unitSorted(unitR2, unitR4))
+	expectStrings(t, "shares of B while lister is frozen", e.owner().Shares(unitRegion, unitImgB),
+		unitSorted(unitR4, unitR5))
+	for _, c := range modifyCalls(e.owner()) {
+		if c.Op == "Cancel" || slices.Contains(c.Accounts, unitR4) {
+			t.Errorf("a sibling of a frozen object changed what it lists: %+v", c)
+		}
+	}
+	e.expectReason(nsA, "first", cvmv1alpha1.ReasonShared)
+}

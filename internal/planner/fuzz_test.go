@@ -52,7 +52,7 @@ func (r *byteReader) accountSet() []string {
 // decodeInput turns fuzz bytes into a scenario. Layout:
 //
 //	limit, shared(2), members
-//	per member: mode, flags (bit0 deleting, bit1 cancelOnDelete, bits2-3 age),
+//	per member: mode, flags (bit0 deleting, bit1 cancelOnDelete, bits2-3 age, bit4 hold),
 //	            n, n account indices, managed(2), knownBad (bit i: i-th listed account)
 func decodeInput(data []byte) Input {
 	r := &byteReader{data: data}
@@ -68,6 +68,7 @@ func decodeInput(data []byte) Input {
 			Mode:           mode,
 			Deleting:       flags&1 != 0,
 			CancelOnDelete: flags&2 != 0,
+			Hold:           flags&16 != 0,
 		}
 		for range r.next() % (fuzzMaxListed + 1) {
 			// spec.accountIds is a set: admission rejects duplicates.
@@ -217,7 +218,7 @@ func TestFuzzSeedsDecode(t *testing.T) {
 // roles restates, independently of Compute, who may act on the image.
 type roles struct {
 	live []Member // not being deleted, oldest first
-	// active members may share: live, not Observe, not in conflict.
+	// active members may share: live, not Observe, not held, not in conflict.
 	active []Member
 	// owner is the live Exclusive member that owns the image, if any.
 	owner *Member
@@ -241,7 +242,7 @@ func rolesOf(in Input) roles {
 	}
 	for i, m := range r.live {
 		conflicted := hasExclusive && i > 0 && (r.owner != nil || m.Mode == Exclusive)
-		if !conflicted && m.Mode != Observe {
+		if !conflicted && m.Mode != Observe && !m.Hold {
 			r.active = append(r.active, m)
 		}
 	}
@@ -356,15 +357,26 @@ func checkConflicts(t *testing.T, in Input, p Plan, r roles) {
 // checkCancelRules checks who may cause a cancel.
 func checkCancelRules(t *testing.T, in Input, p Plan, r roles) {
 	t.Helper()
-	observeOnly := !slices.ContainsFunc(in.Members, func(m Member) bool { return m.Mode != Observe })
-	if observeOnly && (len(p.Cancel) != 0 || len(p.Share) != 0 || len(p.OverLimit) != 0) {
-		t.Errorf("Observe-only input planned %+v", p)
+	passive := func(m Member) bool { return m.Mode == Observe || m.Hold && !m.Deleting }
+	if !slices.ContainsFunc(in.Members, func(m Member) bool { return !passive(m) }) &&
+		(len(p.Cancel) != 0 || len(p.Share) != 0 || len(p.OverLimit) != 0) {
+		t.Errorf("input of Observe and held members only planned %+v", p)
 	}
-	if r.owner != nil {
+	if r.owner != nil && !r.owner.Hold {
 		// The owner's list is the image's list: nothing on it is cancelled.
 		for _, a := range p.Cancel {
 			if slices.Contains(r.owner.Accounts, a) {
 				t.Errorf("cancels %s, which the Exclusive owner %s lists", a, r.owner.Key)
+			}
+		}
+		return
+	}
+	// A held owner cancels nothing: without an acting owner, nothing a live
+	// member lists is ever cancelled.
+	for _, a := range p.Cancel {
+		for _, m := range r.live {
+			if slices.Contains(m.Accounts, a) {
+				t.Errorf("cancels %s, which live member %s lists", a, m.Key)
 			}
 		}
 	}
@@ -377,7 +389,7 @@ func checkCancelRules(t *testing.T, in Input, p Plan, r roles) {
 	// Without Exclusive, only managed accounts nobody live still lists go.
 	managed := map[string]bool{}
 	for _, m := range in.Members {
-		if m.Mode == Observe || m.Deleting && !m.CancelOnDelete {
+		if passive(m) || m.Deleting && !m.CancelOnDelete {
 			continue
 		}
 		for _, a := range m.Managed {
@@ -387,11 +399,6 @@ func checkCancelRules(t *testing.T, in Input, p Plan, r roles) {
 	for _, a := range p.Cancel {
 		if !managed[a] {
 			t.Errorf("cancels %s, which no Merge member manages", a)
-		}
-		for _, m := range r.live {
-			if slices.Contains(m.Accounts, a) {
-				t.Errorf("cancels %s, which live member %s lists", a, m.Key)
-			}
 		}
 	}
 }

@@ -49,6 +49,11 @@ type Member struct {
 	Deleting bool
 	// CancelOnDelete is deletionPolicy == Delete.
 	CancelOnDelete bool
+	// Hold is a live member whose full list cannot be read for now (an
+	// accountsFrom source is missing): it shares and cancels nothing, as
+	// Observe, but the Accounts it is known to list stay protected from
+	// its siblings' cancels, and its Mode still decides who owns the image.
+	Hold bool
 }
 
 // Input is everything the plan depends on.
@@ -142,8 +147,8 @@ func cancels(in Input, members, live []Member, conflicted map[string]string) map
 		_, isConflicted := conflicted[m.Key]
 		var candidates []string
 		switch {
-		case m.Mode == Observe:
-			// Observe never modifies the cloud.
+		case m.Mode == Observe || m.Hold && !m.Deleting:
+			// Observe never modifies the cloud; a held member waits.
 		case m.Deleting && m.CancelOnDelete:
 			// An Exclusive owner being deleted takes every share nobody else lists;
 			// anyone else, an Exclusive member that lost the conflict included,
@@ -187,7 +192,7 @@ func shares(in Input, live []Member, conflicted map[string]string, cancel map[st
 	over := map[string]bool{}
 	var share []string
 	for _, m := range live {
-		if _, isConflicted := conflicted[m.Key]; isConflicted || m.Mode == Observe {
+		if _, isConflicted := conflicted[m.Key]; isConflicted || m.Mode == Observe || m.Hold {
 			continue
 		}
 		for _, a := range m.Accounts {
