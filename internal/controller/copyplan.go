@@ -152,15 +152,17 @@ func (r *ImageShareReconciler) readCopy(ctx context.Context, cl cloud.Client, g 
 		return img, false
 	case slices.Contains(failedStates, img.State):
 		// A failed copy was never shared: a member that left the region (or is
-		// deleting) is done with it; one that wants it is told, not polled.
+		// deleting) is done with it, once it deleted it under
+		// copyDeletionPolicy Delete; one that wants it is told, not polled.
 		c.state = img.State
 		var wanting []*member
 		for _, m := range concerned {
 			if wantsRegion(m, c.region) {
 				wanting = append(wanting, m)
-			} else {
-				c.entries[m] = nil
+				continue
 			}
+			st := &cvmv1alpha1.RegionStatus{Region: c.region, ImageID: c.copyID, State: c.state}
+			c.entries[m] = r.leaveCopy(ctx, cl, m, c, &actResult{}, direct, st)
 		}
 		c.setAll(wanting, fmt.Sprintf("Copy %s in %s failed (%s): delete it and remove the region, or add it "+
 			"again", c.copyID, c.region, img.State), cvmv1alpha1.ReasonCopyFailed, nil)

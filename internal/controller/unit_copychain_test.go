@@ -115,3 +115,44 @@ func TestUnitTwoKeysOfOneAccountCopyOnce(t *testing.T) {
 		t.Fatalf("both objects must record the one copy: %+v, %+v", a, b)
 	}
 }
+
+// TestUnitFailedCopyDeleted: a copy that ended up failed is reported, and
+// once its region is removed under copyDeletionPolicy Delete it is deleted
+// (a failed copy was never shared), not left behind.
+func TestUnitFailedCopyDeleted(t *testing.T) {
+	const sh = "ap-shanghai"
+	e := newUnitEnv(t)
+	e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
+	unitImage(e.owner(), unitImgA)
+	o := unitIMS(nsA, "web", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2)
+	o.Spec.ReplicaRegions = []string{sh}
+	o.Spec.CopyDeletionPolicy = cvmv1alpha1.CopyDeletionPolicyDelete
+	// The copy is made, and fails before it is ever shared.
+	cl := e.owner()
+	cl.CopyFn = func(ctx context.Context, region, imageID string, dst []string, name string) (map[string]string, error) {
+		cl.CopyFn = nil
+		out, err := cl.Copy(ctx, region, imageID, dst, name)
+		for d, id := range out {
+			cl.SetState(d, id, "SYNCFAILED")
+		}
+		return out, err
+	}
+	e.create(o)
+	e.mustReconcile(unitImgA, 2)
+	e.expectReason(nsA, "web", cvmv1alpha1.ReasonCopyFailed)
+	st := regionStatus(e.mustGet(nsA, "web"), sh)
+	if st == nil || st.ImageID == "" {
+		t.Fatalf("no copy in %s: %+v", sh, e.mustGet(nsA, "web").Status.Regions)
+	}
+	copyID := st.ImageID
+
+	e.update(nsA, "web", func(o *cvmv1alpha1.ImageShare) { o.Spec.ReplicaRegions = nil })
+	e.mustReconcile(unitImgA, 1)
+	if _, ok := e.owner().Image(sh, copyID); ok {
+		t.Fatalf("failed copy %s was not deleted after its region was removed", copyID)
+	}
+	if st := regionStatus(e.mustGet(nsA, "web"), sh); st != nil {
+		t.Fatalf("region %s still in status: %+v", sh, st)
+	}
+	e.expectReason(nsA, "web", cvmv1alpha1.ReasonShared)
+}
