@@ -24,6 +24,11 @@ func (r *ImageShareReconciler) finish(ctx context.Context, w *work) (ctrl.Result
 			result.RequeueAfter = d
 		}
 	}
+	taking := make([]bool, len(w.members))
+	for i, m := range w.members {
+		taking[i] = !m.v.release && takesOver(m)
+		w.handover = w.handover || taking[i]
+	}
 	// The Secrets first: a finalizer is released only once the keys it may
 	// still need are no longer held for it (or held by a retry).
 	if err := r.syncSecretLocks(ctx, w); err != nil {
@@ -41,10 +46,6 @@ func (r *ImageShareReconciler) finish(ctx context.Context, w *work) (ctrl.Result
 	// for the retry, as when a Secret lock failed), then every other status:
 	// a deletion is not held up by the status of every sibling on a hot image.
 	writeErrs, publishErrs := make([]error, len(w.members)), make([]error, len(w.members))
-	taking := make([]bool, len(w.members))
-	for i, m := range w.members {
-		taking[i] = !m.v.release && takesOver(m)
-	}
 	write := func(pick func(i int, m *member) bool) {
 		inParallel(len(w.members), func(i int) {
 			if m := w.members[i]; pick(i, m) {

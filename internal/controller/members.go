@@ -82,6 +82,9 @@ type work struct {
 	key      imageKey
 	members  []*member
 	redirect *imageKey
+	// handover: some member takes over an account (or a copy) its status
+	// does not record yet, possibly from a leaving sibling.
+	handover bool
 }
 
 // group is the members of one cloud identity: they plan together and act

@@ -82,6 +82,22 @@ func (r *ImageShareReconciler) syncSecretLocks(ctx context.Context, w *work) err
 	return errors.Join(errs...)
 }
 
+// keepsSecret reports whether m needs its Secret once this reconcile is
+// written: what it manages as decided, and, while a handover between
+// siblings is being written, also what its status records. If the status
+// taking an account over fails to land, the giver keeps its claim (released
+// or not), and its keys must still be held for it.
+func keepsSecret(m *member, handover bool) bool {
+	switch {
+	case m.v.gone:
+		return false
+	case m.v.release:
+		return handover && managesCloud(m.base)
+	default:
+		return managesAfter(m) || handover && managesCloud(m.base)
+	}
+}
+
 // managesAfter is managesCloud for m as this reconcile leaves it.
 func managesAfter(m *member) bool {
 	o := m.obj.DeepCopy()
@@ -105,7 +121,7 @@ func (r *ImageShareReconciler) secretNeeded(ctx context.Context, name types.Name
 			continue
 		}
 		members[m.obj.UID] = true
-		if !m.v.release && !m.v.gone && managesAfter(m) {
+		if keepsSecret(m, w.handover) {
 			return true, nil
 		}
 	}

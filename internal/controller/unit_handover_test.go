@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -135,4 +137,51 @@ func newHandoverEnv(t *testing.T) *unitEnv {
 	e.mustReconcile(unitImgA, 1)
 	expectStrings(t, "two managed before", e.mustGet(nsA, "two").Status.ManagedAccountIDs, []string{unitR4})
 	return e
+}
+
+// A leaving member hands its account to a sibling of the same identity that
+// uses another Secret; the sibling's status fails to land, so the giver keeps
+// its claim, and its own Secret must stay held for it until the retry.
+func TestUnitGiverSecretHeldWhileTheHandoverFails(t *testing.T) {
+	e := newUnitEnv(t)
+	e.secret(nsA, "giver-creds", unitOwnerID, unitOwnerKey)
+	e.secret(nsA, "creds", unitOwnerID, unitOwnerKey) // the same account's keys, in another Secret
+	unitImage(e.owner(), unitImgA)
+	e.create(unitIMS(nsA, "one", unitImgA, "giver-creds", cvmv1alpha1.ModeMerge, unitR2))
+	e.mustReconcile(unitImgA, 1)
+	e.create(unitIMS(nsA, "two", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2, unitR4))
+	e.mustReconcile(unitImgA, 1)
+	held := func(name string) bool {
+		return controllerutil.ContainsFinalizer(e.getSecret(nsA, name), SecretFinalizer)
+	}
+	if !held("giver-creds") || !held("creds") {
+		t.Fatalf("Secrets not held before the handover: giver-creds %v, creds %v", held("giver-creds"), held("creds"))
+	}
+
+	e.failStatus = func(o client.Object) bool { return o.GetName() == "two" }
+	e.remove(nsA, "one")
+	if _, err := e.reconcile(unitImgA); err == nil {
+		t.Fatal("a failed status patch did not fail the reconcile")
+	}
+	if _, ok := e.get(nsA, "one"); !ok {
+		t.Fatal("one was released while the status taking over its account was not written")
+	}
+	if !held("giver-creds") {
+		t.Fatalf("giver-creds lost its in-use finalizer while one still manages %s", unitR2)
+	}
+
+	e.failStatus = nil
+	e.mustReconcile(unitImgA, 1)
+	e.expectGone(nsA, "one")
+	expectStrings(t, "two managed after the handover", e.mustGet(nsA, "two").Status.ManagedAccountIDs,
+		unitSorted(unitR2, unitR4))
+	// one's deletion enqueues its Secret, which nothing holds any more.
+	if _, err := e.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{
+		Namespace: secretKeyPrefix + nsA, Name: "giver-creds"}}); err != nil {
+		t.Fatal(err)
+	}
+	if held("giver-creds") || !held("creds") {
+		t.Fatalf("after the handover: giver-creds held %v (want false), creds held %v (want true)",
+			held("giver-creds"), held("creds"))
+	}
 }
