@@ -69,7 +69,7 @@ func runHot(cfg config) (result, error) {
 	res.totalShares = limit
 	res.coldMin = map[string]int{actDescribe: 1, actList: 1, actModify: (limit + 99) / 100}
 	res.cloudBound = boundTime(res.coldMin, cfg)
-	res.kubeWrites = 2*hotObjects + 1
+	res.kubeWrites = 3*hotObjects + 1 // as in run
 	res.kubeBound = kubeBound(res.kubeWrites, cfg.kubeQPS)
 	res.resync = 10 * time.Minute // no resync within the run
 

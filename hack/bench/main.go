@@ -51,6 +51,7 @@ type config struct {
 	apiQPS         float64
 	kubeQPS        float64
 	kubeBurst      int
+	workers        int
 	manager        string
 	managerLog     string
 	plots          string
@@ -69,7 +70,7 @@ func main() {
 	flag.IntVar(&cfg.hotObjects, "hot-objects", 100, "ImageShares on the hot image (5 accounts each).")
 	flag.DurationVar(&cfg.resync, "resync-period", 0,
 		"The manager's --resync-period for the run; 0 picks 2 x (a tenant's images / share-qps), at least "+
-			"10s, so a period's reads fit the budget.")
+			"10s and N/20 s, so a period's reads fit the budget and its lastSyncTime writes stay near 20/s.")
 	flag.IntVar(&cfg.resyncs, "resyncs", 2, "Resync periods the steady-state workload watches.")
 	flag.IntVar(&cfg.changes, "changes", 30, "Single-object spec changes for the change-latency workload.")
 	flag.Float64Var(&cfg.shareQPS, "share-qps", 10, "Emulator limit per account and action for the share APIs "+
@@ -80,6 +81,8 @@ func main() {
 	flag.Float64Var(&cfg.kubeQPS, "kube-api-qps", 0, "The manager's --kube-api-qps (0: its default, no "+
 		"client-side limit).")
 	flag.IntVar(&cfg.kubeBurst, "kube-api-burst", 0, "The manager's --kube-api-burst (0: its default).")
+	flag.IntVar(&cfg.workers, "max-concurrent-reconciles", 0,
+		"The manager's --max-concurrent-reconciles (0: its default).")
 	flag.StringVar(&cfg.manager, "manager", "bin/manager", "The manager binary (make build).")
 	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "Give up on a workload after this long.")
 	flag.StringVar(&cfg.managerLog, "manager-log", "", "Write the manager's log (debug level) to this file.")

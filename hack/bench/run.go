@@ -57,7 +57,11 @@ func run(cfg config, n, t int) (result, error) {
 	res.resync = cfg.resync
 	if res.resync == 0 {
 		busiest := (perTenant[0] + 1) / 2
-		res.resync = max(10*time.Second, time.Duration(2*float64(busiest)/cfg.shareQPS*float64(time.Second)))
+		// Long enough for a tenant's reads to fit its budget twice over, and
+		// for the resync's status writes (lastSyncTime, one per object and
+		// period) to stay near 20 a second on the shared API server.
+		res.resync = max(10*time.Second, time.Duration(2*float64(busiest)/cfg.shareQPS*float64(time.Second)),
+			time.Duration(n)*time.Second/20)
 	}
 	w, err := newWorld(cfg, seed)
 	if err != nil {
@@ -88,9 +92,10 @@ func run(cfg config, n, t int) (result, error) {
 	for _, m := range cloudMins {
 		res.cloudBound = max(res.cloudBound, boundTime(m, cfg))
 	}
-	// Kubernetes: a finalizer and at least one status write per object, and
-	// the in-use finalizer on each tenant's Secret.
-	res.kubeWrites = 2*n + t
+	// Kubernetes, per object: the finalizer with the write-ahead record of
+	// its first SHARE, its status, and clearing the record; and the in-use
+	// finalizer on each tenant's Secret.
+	res.kubeWrites = 3*n + t
 	res.kubeBound = kubeBound(res.kubeWrites, cfg.kubeQPS)
 
 	// Cold start: the objects exist before the manager starts.

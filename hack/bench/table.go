@@ -86,8 +86,13 @@ func printTable(w io.Writer, cfg config, rows []result) {
 	if cfg.kubeQPS != 0 {
 		kube = fmt.Sprintf("%g, burst %d", cfg.kubeQPS, cfg.kubeBurst)
 	}
+	workers := "its default"
+	if cfg.workers > 0 {
+		workers = fmt.Sprint(cfg.workers)
+	}
 	p("Emulator limits per account: share APIs %g/s per action, DescribeImages %g/s; manager --api-qps %g, "+
-		"--kube-api-qps %s.\n\n", cfg.shareQPS, cfg.describeQPS, cfg.apiQPS, kube)
+		"--kube-api-qps %s, --max-concurrent-reconciles %s.\n\n", cfg.shareQPS, cfg.describeQPS, cfg.apiQPS, kube,
+		workers)
 	p("| figure | target |")
 	for _, r := range rows {
 		p(" %s |", r.label)

@@ -108,6 +108,9 @@ func (w *world) startManager(ctx context.Context, cfg config, extra ...string) e
 	if cfg.kubeBurst > 0 {
 		args = append(args, "--kube-api-burst", fmt.Sprint(cfg.kubeBurst))
 	}
+	if cfg.workers > 0 {
+		args = append(args, "--max-concurrent-reconciles", fmt.Sprint(cfg.workers))
+	}
 	mgr := testenv.ManagerProcess{Bin: cfg.manager, Kubeconfig: w.cp.Kubeconfig,
 		Args: testenv.ManagerArgs(strings.TrimPrefix(w.srv.URL, "http://"), "0", append(args, extra...)...)}
 	if cfg.managerLog != "" {

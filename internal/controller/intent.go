@@ -121,8 +121,12 @@ func (r *ImageShareReconciler) clearPending(ctx context.Context, m *member) erro
 // patchPending sets (or, with nil, removes) the annotation with a merge patch
 // that touches nothing else, and keeps m's copy in step.
 func (r *ImageShareReconciler) patchPending(ctx context.Context, m *member, value *string) error {
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
-		"annotations": map[string]any{PendingSharesAnnotation: value}}})
+	meta := map[string]any{"annotations": map[string]any{PendingSharesAnnotation: value}}
+	if m.needsFinalizer && value != nil {
+		// The record and the finalizer that will honour it, in one write.
+		meta["finalizers"] = append(slices.Clone(m.obj.Finalizers), Finalizer)
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": meta})
 	if err != nil {
 		return fmt.Errorf("encode pending shares of %s: %w", m.name(), err)
 	}
@@ -132,6 +136,8 @@ func (r *ImageShareReconciler) patchPending(ctx context.Context, m *member, valu
 	}
 	// The patch answers with the stored status; keep the one being built.
 	m.obj.Status = status
-	m.base.Annotations, m.base.ResourceVersion = m.obj.Annotations, m.obj.ResourceVersion
+	m.base.Annotations, m.base.Finalizers = m.obj.Annotations, m.obj.Finalizers
+	m.base.ResourceVersion = m.obj.ResourceVersion
+	m.needsFinalizer = m.needsFinalizer && value == nil
 	return nil
 }

@@ -64,6 +64,9 @@ type member struct {
 	// identity (as a held member) so that what it is known to list stays
 	// protected from its siblings' cancels and its mode still counts.
 	frozen *verdict
+	// needsFinalizer: a live object without the finalizer yet; the first
+	// write of this reconcile to it adds it.
+	needsFinalizer bool
 }
 
 func (m *member) name() string      { return m.obj.Namespace + "/" + m.obj.Name }
@@ -174,20 +177,23 @@ func (r *ImageShareReconciler) load(ctx context.Context, key imageKey) (*work, e
 	return w, nil
 }
 
-// prepare adds the finalizer to a live object, releases a deleting one that
-// has nothing to cancel, and resolves credentials.
+// prepare marks a live object for the finalizer, releases a deleting one
+// that has nothing to cancel, and resolves credentials.
 func (r *ImageShareReconciler) prepare(ctx context.Context, m *member, keys *keyring) error {
 	if !m.deleting() && !controllerutil.ContainsFinalizer(m.obj, Finalizer) {
-		base := m.obj.DeepCopy()
-		controllerutil.AddFinalizer(m.obj, Finalizer)
-		if err := r.Patch(ctx, m.obj, client.MergeFrom(base)); err != nil {
-			if apierrors.IsNotFound(err) {
-				m.v = verdict{gone: true} // deleted meanwhile: nothing to do for it
+		// The finalizer goes on with the first write this reconcile makes to
+		// the object: the write-ahead record of its first SHARE, or finish.
+		// One patch instead of two on every new object; a copy, made before
+		// either, is the one cloud change that needs it at once.
+		m.needsFinalizer = true
+		if len(m.obj.Spec.ReplicaRegions) > 0 {
+			if err := r.addFinalizer(ctx, m); err != nil {
+				return err
+			}
+			if m.v.gone {
 				return nil
 			}
-			return fmt.Errorf("add finalizer to %s: %w", m.name(), err)
 		}
-		m.base = m.obj.DeepCopy()
 	}
 	if m.deleting() {
 		if !controllerutil.ContainsFinalizer(m.obj, Finalizer) {
@@ -225,6 +231,26 @@ func (r *ImageShareReconciler) prepare(ctx context.Context, m *member, keys *key
 	default:
 		m.creds, m.identity = creds, identity
 	}
+	return nil
+}
+
+// addFinalizer adds the finalizer now; an object deleted meanwhile is gone.
+func (r *ImageShareReconciler) addFinalizer(ctx context.Context, m *member) error {
+	base := m.obj.DeepCopy()
+	controllerutil.AddFinalizer(m.obj, Finalizer)
+	status := m.obj.Status
+	if err := r.Patch(ctx, m.obj, client.MergeFrom(base)); err != nil {
+		if apierrors.IsNotFound(err) {
+			m.v = verdict{gone: true} // deleted meanwhile: nothing to do for it
+			return nil
+		}
+		return fmt.Errorf("add finalizer to %s: %w", m.name(), err)
+	}
+	// The patch answers with the stored status; the status patch that may
+	// follow is computed against the one this reconcile read.
+	m.obj.Status = status
+	m.base.Finalizers, m.base.ResourceVersion = m.obj.Finalizers, m.obj.ResourceVersion
+	m.needsFinalizer = false
 	return nil
 }
 

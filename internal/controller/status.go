@@ -31,6 +31,11 @@ func (r *ImageShareReconciler) writeMember(ctx context.Context, m *member) error
 		}
 		return nil
 	}
+	if m.needsFinalizer && !m.deleting() {
+		if err := r.addFinalizer(ctx, m); err != nil || m.v.gone {
+			return err
+		}
+	}
 	if m.v.reason == cvmv1alpha1.ReasonThrottled && settled(m.base) && !takesOver(m) {
 		// Waiting for a rate-limit slot to re-check a settled object says
 		// nothing new about it (unless it just took accounts over): keep its

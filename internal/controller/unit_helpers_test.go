@@ -69,6 +69,8 @@ type unitEnv struct {
 	failStatus func(client.Object) bool
 	// secretGets counts Secret GETs.
 	secretGets atomic.Int64
+	// writes counts ImageShare patches, metadata and status.
+	writes atomic.Int64
 }
 
 func newUnitEnv(t *testing.T) *unitEnv {
@@ -92,11 +94,19 @@ func newUnitEnv(t *testing.T) *unitEnv {
 				}
 				return c.Get(ctx, key, obj, opts...)
 			},
+			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch,
+				opts ...client.PatchOption) error {
+				if _, ok := obj.(*cvmv1alpha1.ImageShare); ok {
+					e.writes.Add(1)
+				}
+				return c.Patch(ctx, obj, patch, opts...)
+			},
 			SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object,
 				patch client.Patch, opts ...client.SubResourcePatchOption) error {
 				if e.failStatus != nil && e.failStatus(obj) {
 					return errors.New("injected status patch failure")
 				}
+				e.writes.Add(1)
 				return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
 			},
 		}).

@@ -7,6 +7,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 )
@@ -150,4 +151,35 @@ func TestNeedsFreshRead(t *testing.T) {
 			t.Errorf("%s: needsFreshRead %v, want %v", c.name, got, c.want)
 		}
 	}
+}
+
+// TestUnitNewObjectWrites: a new object that shares costs three writes (the
+// finalizer with the write-ahead record, the status, clearing the record);
+// one that shares nothing costs two (the finalizer, the status). Both end
+// with the finalizer and no record.
+func TestUnitNewObjectWrites(t *testing.T) {
+	e := newUnitEnv(t)
+	e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
+	unitImage(e.owner(), unitImgA)
+	unitImage(e.owner(), unitImgB, unitR4)
+	e.create(unitIMS(nsA, "shares", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2))
+	e.create(unitIMS(nsA, "watches", unitImgB, "creds", cvmv1alpha1.ModeObserve, unitR4))
+	for _, c := range []struct {
+		image, name string
+		writes      int64
+	}{{unitImgA, "shares", 3}, {unitImgB, "watches", 2}} {
+		e.writes.Store(0)
+		e.mustReconcile(c.image, 1)
+		o := e.mustGet(nsA, c.name)
+		if got := e.writes.Load(); got != c.writes {
+			t.Errorf("%s: %d writes, want %d", c.name, got, c.writes)
+		}
+		if !controllerutil.ContainsFinalizer(o, Finalizer) {
+			t.Errorf("%s: no finalizer after its first reconcile", c.name)
+		}
+		if _, ok := o.Annotations[PendingSharesAnnotation]; ok {
+			t.Errorf("%s: the write-ahead record is still there", c.name)
+		}
+	}
+	e.expectReason(nsA, "shares", cvmv1alpha1.ReasonShared)
 }
