@@ -266,6 +266,13 @@ func (r *ImageShareReconciler) leaveCopy(ctx context.Context, cl cloud.Client, m
 		return st
 	}
 	if err := cl.Delete(withImageShares(ctx, m), c.region, c.copyID); err != nil && cloud.ReasonOf(err) != cloud.ReasonImageNotFound {
+		if m.deleting() && cloud.IsTerminal(err) {
+			// Deletion always ends: a copy the cloud will not delete (a CAM
+			// policy without DeleteImages, say) stays, and the event says so.
+			r.Recorder.Eventf(m.obj, nil, corev1.EventTypeWarning, cvmv1alpha1.ReasonCopyRetained, "Delete",
+				"Copy %s in %s could not be deleted and is left in place: %v", c.copyID, c.region, err)
+			return nil
+		}
 		st.Message = fmt.Sprintf("Deleting copy %s in %s failed: retrying", c.copyID, c.region)
 		c.err = err
 		return st

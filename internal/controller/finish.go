@@ -25,10 +25,12 @@ func (r *ImageShareReconciler) finish(ctx context.Context, w *work) (ctrl.Result
 		}
 	}
 	taking := make([]bool, len(w.members))
+	giving := false
 	for i, m := range w.members {
 		taking[i] = !m.v.release && takesOver(m)
-		w.handover = w.handover || taking[i]
+		giving = giving || !taking[i] && (m.v.release || givesUp(m))
 	}
+	w.handover = giving && slices.Contains(taking, true)
 	// The Secrets first: a finalizer is released only once the keys it may
 	// still need are no longer held for it (or held by a retry).
 	if err := r.syncSecretLocks(ctx, w); err != nil {
@@ -56,13 +58,15 @@ func (r *ImageShareReconciler) finish(ctx context.Context, w *work) (ctrl.Result
 	}
 	write(func(i int, _ *member) bool { return taking[i] })
 	if errors.Join(writeErrs...) != nil {
-		// A claim was not handed over: every giver keeps its own, leaving
-		// or not, until the retry writes both sides.
+		// A claim was not handed over (a write failed, or the taker was
+		// deleted before it held the finalizer): every giver keeps its own,
+		// leaving or not, until the retry writes both sides.
 		for i, m := range w.members {
 			if m.v.release || !taking[i] && givesUp(m) {
 				m.v = verdict{gone: true}
 			}
 		}
+		requeue(coalesceDelay)
 	}
 	write(func(_ int, m *member) bool { return m.v.release })
 	write(func(i int, m *member) bool { return !m.v.release && !taking[i] })
@@ -75,6 +79,9 @@ func (r *ImageShareReconciler) finish(ctx context.Context, w *work) (ctrl.Result
 		}
 	}
 	for i, m := range w.members {
+		if errors.Is(writeErrs[i], errVanished) {
+			continue // its deletion is no error; a handover it spoiled is requeued above
+		}
 		if writeErrs[i] != nil {
 			errs = append(errs, writeErrs[i])
 			continue

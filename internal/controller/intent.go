@@ -88,7 +88,9 @@ func (r *ImageShareReconciler) recordPending(ctx context.Context, seats []*seat,
 		}
 		slices.Sort(entries)
 		value := strings.Join(entries, ",")
-		if value == cur {
+		// Nothing new to record; unless the object still lacks the finalizer
+		// that must honour what it records (an object created with the record).
+		if value == cur && (!s.m.needsFinalizer || value == "") {
 			continue
 		}
 		if err := r.patchPending(ctx, s.m, &value); err != nil {
@@ -130,14 +132,22 @@ func (r *ImageShareReconciler) patchPending(ctx context.Context, m *member, valu
 	if err != nil {
 		return fmt.Errorf("encode pending shares of %s: %w", m.name(), err)
 	}
-	status := m.obj.Status
-	if err := r.Patch(ctx, m.obj, client.RawPatch(types.MergePatchType, patch)); err != nil {
+	answer := m.obj.DeepCopy()
+	if err := r.Patch(ctx, answer, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		return fmt.Errorf("record pending shares on %s: %w", m.name(), err)
 	}
-	// The patch answers with the stored status; keep the one being built.
-	m.obj.Status = status
-	m.base.Annotations, m.base.Finalizers = m.obj.Annotations, m.obj.Finalizers
-	m.base.ResourceVersion = m.obj.ResourceVersion
+	// Only what the patch wrote is taken from its answer.
+	m.tookFinalizers(answer)
+	for _, o := range []*cvmv1alpha1.ImageShare{m.obj, m.base} {
+		switch {
+		case value == nil:
+			delete(o.Annotations, PendingSharesAnnotation)
+		case o.Annotations == nil:
+			o.Annotations = map[string]string{PendingSharesAnnotation: *value}
+		default:
+			o.Annotations[PendingSharesAnnotation] = *value
+		}
+	}
 	m.needsFinalizer = m.needsFinalizer && value == nil
 	return nil
 }

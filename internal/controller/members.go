@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -212,7 +213,7 @@ func (r *ImageShareReconciler) prepare(ctx context.Context, m *member, keys *key
 			m.v = *v // the source could not be read: retry
 			return nil
 		}
-		m.freeze(v)
+		m.freeze(v, r.now())
 	}
 	resolved, failure := keys.resolve(ctx, &r.Credentials, m.obj)
 	creds, identity, v := r.credentialsVerdict(m.obj, resolved, failure)
@@ -236,29 +237,38 @@ func (r *ImageShareReconciler) prepare(ctx context.Context, m *member, keys *key
 
 // addFinalizer adds the finalizer now; an object deleted meanwhile is gone.
 func (r *ImageShareReconciler) addFinalizer(ctx context.Context, m *member) error {
-	base := m.obj.DeepCopy()
-	controllerutil.AddFinalizer(m.obj, Finalizer)
-	status := m.obj.Status
-	if err := r.Patch(ctx, m.obj, client.MergeFrom(base)); err != nil {
+	patched := m.obj.DeepCopy()
+	controllerutil.AddFinalizer(patched, Finalizer)
+	if err := r.Patch(ctx, patched, client.MergeFrom(m.obj)); err != nil {
 		if apierrors.IsNotFound(err) {
 			m.v = verdict{gone: true} // deleted meanwhile: nothing to do for it
 			return nil
 		}
 		return fmt.Errorf("add finalizer to %s: %w", m.name(), err)
 	}
-	// The patch answers with the stored status; the status patch that may
-	// follow is computed against the one this reconcile read.
-	m.obj.Status = status
-	m.base.Finalizers, m.base.ResourceVersion = m.obj.Finalizers, m.obj.ResourceVersion
+	m.tookFinalizers(patched)
 	m.needsFinalizer = false
 	return nil
+}
+
+// tookFinalizers takes from a patch's answer only the finalizers (and the
+// resourceVersion): the spec, annotations and status this reconcile planned
+// with stay as read, so a generation that arrived meanwhile is never
+// reported as observed.
+func (m *member) tookFinalizers(answer *cvmv1alpha1.ImageShare) {
+	m.obj.Finalizers, m.obj.ResourceVersion = answer.Finalizers, answer.ResourceVersion
+	m.base.Finalizers, m.base.ResourceVersion = slices.Clone(answer.Finalizers), answer.ResourceVersion
 }
 
 // freeze holds a member whose accountsFrom source is missing: it is planned
 // as wanting what it is known to list (spec.accountIds, and what its status
 // last reported shared), and judged by v whatever the plan does.
-func (m *member) freeze(v *verdict) {
+func (m *member) freeze(v *verdict, now time.Time) {
 	m.frozen = v
+	if expired(m.obj, now) {
+		m.list, m.accounts = nil, nil // past expiresAt it lists nothing, frozen or not
+		return
+	}
 	known := slices.Clone(m.obj.Spec.AccountIDs)
 	for _, a := range m.obj.Status.SharedAccountIDs {
 		if !slices.Contains(known, a) {

@@ -100,6 +100,9 @@ func (r *ImageShareReconciler) shareList(ctx context.Context, cl cloud.Client, k
 func needsFreshRead(members []*member, fetched, now time.Time) bool {
 	for _, m := range members {
 		switch {
+		case m.frozen != nil:
+			// It acts on nothing, and its status echoes no read: a request
+			// on it would force a read at every pass.
 		case reconcileRequested(m.obj, now):
 			return true
 		case m.deleting() && !readAfter(fetched, m.obj.DeletionTimestamp.Time):
@@ -135,7 +138,7 @@ func readAfter(fetched, t time.Time) bool {
 func (r *ImageShareReconciler) describe(ctx context.Context, cl cloud.Client, key imageKey, g *group,
 	now time.Time) (metaEntry, bool, error) {
 	if e, ok := r.reads.meta(g.identity, key, r.readMaxAge(), now); ok &&
-		!slices.ContainsFunc(g.members, func(m *member) bool { return reconcileRequested(m.obj, now) }) {
+		!slices.ContainsFunc(g.members, func(m *member) bool { return m.frozen == nil && reconcileRequested(m.obj, now) }) {
 		return e, e.found, nil
 	}
 	ids := append([]string{key.ImageID}, r.peers(ctx, key, g, now)...)

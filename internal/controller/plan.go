@@ -98,8 +98,8 @@ func (r *ImageShareReconciler) planImage(ctx context.Context, cl cloud.Client, t
 		r.reads.forget(identity, target) // the verdict rests on the call: read again next time
 	}
 	for _, s := range seats {
-		if res.changed() || len(res.failed) > 0 {
-			r.recordEvents(s, target, res)
+		if (res.changed() || len(res.failed) > 0) && s.m.frozen == nil {
+			r.recordEvents(s, target, res) // a frozen object did nothing: its siblings' changes are not its events
 		}
 	}
 	fillViews(seats, res, plan, r.ShareLimit)

@@ -172,7 +172,8 @@ func (r *ImageShareReconciler) recordFailed(m *member, err error) verdict {
 // is among members.
 func maintainerIn(members []*member, m *member) *member {
 	for _, o := range members {
-		if st := regionStatus(o.obj, m.copyOf); o != m && st != nil && st.ImageID == m.obj.Spec.ImageID {
+		// A frozen maintainer keeps no copy up to date: its copy is planned on its own.
+		if st := regionStatus(o.obj, m.copyOf); o != m && o.frozen == nil && st != nil && st.ImageID == m.obj.Spec.ImageID {
 			return o
 		}
 	}

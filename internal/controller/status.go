@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -19,6 +20,11 @@ import (
 // writeMember sends what the reconcile decided about m: the status patch
 // (only when it changed), the write-ahead record cleared once the status holds
 // its outcome, and the finalizer released.
+// errVanished: the object was deleted and gone before its status was
+// written. Nothing is left to write for it, but an account it was to take
+// over was not taken: the handover is retried.
+var errVanished = errors.New("deleted before its status was written")
+
 func (r *ImageShareReconciler) writeMember(ctx context.Context, m *member) error {
 	if m.v.gone {
 		return nil
@@ -32,8 +38,11 @@ func (r *ImageShareReconciler) writeMember(ctx context.Context, m *member) error
 		return nil
 	}
 	if m.needsFinalizer && !m.deleting() {
-		if err := r.addFinalizer(ctx, m); err != nil || m.v.gone {
+		if err := r.addFinalizer(ctx, m); err != nil {
 			return err
+		}
+		if m.v.gone {
+			return errVanished
 		}
 	}
 	if m.v.reason == cvmv1alpha1.ReasonThrottled && settled(m.base) && !takesOver(m) {
@@ -50,7 +59,10 @@ func (r *ImageShareReconciler) writeMember(ctx context.Context, m *member) error
 	r.keepRecentSyncTime(m)
 	if !equality.Semantic.DeepEqual(m.base.Status, m.obj.Status) {
 		if err := r.Status().Patch(ctx, m.obj, client.MergeFrom(m.base)); err != nil {
-			return client.IgnoreNotFound(fmt.Errorf("patch status of %s: %w", m.name(), err))
+			if apierrors.IsNotFound(err) {
+				return errVanished
+			}
+			return fmt.Errorf("patch status of %s: %w", m.name(), err)
 		}
 	}
 	if m.v.accounts != nil && m.v.err == nil && !m.v.keepPending {

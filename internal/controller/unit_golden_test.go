@@ -241,3 +241,65 @@ func TestUnitFrozenProtects(t *testing.T) {
 	}
 	e.expectReason(nsA, "first", cvmv1alpha1.ReasonShared)
 }
+
+// TestUnitFrozenEdges: a frozen object past its expiry protects nothing; a
+// reconcile request on a frozen object forces no read at every pass; the
+// ImageShare of a frozen object's copy is still planned.
+func TestUnitFrozenEdges(t *testing.T) {
+	t.Run("expired", func(t *testing.T) {
+		e := newUnitEnv(t)
+		e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
+		unitImage(e.owner(), unitImgA)
+		e.create(unitIMS(nsA, "first", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR4))
+		e.mustReconcile(unitImgA, 1)
+		f := fromConfigMap(unitIMS(nsA, "f", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR4), "missing", "ids")
+		f.Spec.ExpiresAt = &metav1.Time{Time: unitNow.Add(-time.Minute)}
+		e.create(f)
+		e.mustReconcile(unitImgA, 1)
+		e.update(nsA, "first", func(o *cvmv1alpha1.ImageShare) { o.Spec.AccountIDs = []string{unitR5} })
+		e.mustReconcile(unitImgA, 2)
+		expectStrings(t, "shares", e.owner().Shares(unitRegion, unitImgA), []string{unitR5})
+	})
+	t.Run("reconcile requested", func(t *testing.T) {
+		e := newUnitEnv(t)
+		e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
+		unitImage(e.owner(), unitImgA)
+		e.create(unitIMS(nsA, "a", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2))
+		f := fromConfigMap(unitIMS(nsA, "f", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR4), "missing", "ids")
+		f.Annotations = map[string]string{ReconcileRequestedAnnotation: "x"}
+		e.create(f)
+		e.mustReconcile(unitImgA, 2)
+		e.owner().ResetCalls()
+		e.mustReconcile(unitImgA, 5)
+		if n := len(e.owner().CallsTo("ListShares")) + len(e.owner().CallsTo("DescribeImages")); n != 0 {
+			t.Fatalf("%d reads in 5 idle passes for a request on a frozen object", n)
+		}
+	})
+	t.Run("copy of a frozen maintainer", func(t *testing.T) {
+		const sh = "ap-shanghai"
+		e := newUnitEnv(t)
+		e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
+		unitImage(e.owner(), unitImgA)
+		e.configMap(nsA, "consumers", map[string]string{"ids": unitR4 + "\n"})
+		src := fromConfigMap(unitIMS(nsA, "src", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2), "consumers", "ids")
+		src.Spec.ReplicaRegions = []string{sh}
+		e.create(src)
+		e.mustReconcile(unitImgA, 2)
+		c1 := regionStatus(e.mustGet(nsA, "src"), sh).ImageID
+		cm := unitIMS(nsA, "cm", c1, "creds", cvmv1alpha1.ModeMerge, unitR5)
+		cm.Spec.Region = sh
+		e.create(cm)
+		e.mustReconcile(unitImgA, 2)
+		e.expectReason(nsA, "cm", cvmv1alpha1.ReasonShared)
+		if err := e.k8s.Delete(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+			Namespace: nsA, Name: "consumers"}}); err != nil {
+			t.Fatal(err)
+		}
+		e.update(nsA, "cm", func(o *cvmv1alpha1.ImageShare) { o.Spec.AccountIDs = []string{unitR5, unitR6} })
+		e.mustReconcile(unitImgA, 2)
+		e.expectReason(nsA, "cm", cvmv1alpha1.ReasonShared)
+		if !slices.Contains(e.owner().Shares(sh, c1), unitR6) {
+			t.Fatalf("copy %s shares %v, want %s too", c1, e.owner().Shares(sh, c1), unitR6)
+		}
+	})
+}

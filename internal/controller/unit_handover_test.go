@@ -6,6 +6,7 @@ package controller
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -184,4 +185,57 @@ func TestUnitGiverSecretHeldWhileTheHandoverFails(t *testing.T) {
 		t.Fatalf("after the handover: giver-creds held %v (want false), creds held %v (want true)",
 			held("giver-creds"), held("creds"))
 	}
+}
+
+// staleList answers a List of an image's ImageShares with extra objects the
+// informer has not yet seen deleted.
+type staleList struct {
+	client.Client
+	extra []*cvmv1alpha1.ImageShare
+}
+
+func (s *staleList) List(ctx context.Context, l client.ObjectList, opts ...client.ListOption) error {
+	if err := s.Client.List(ctx, l, opts...); err != nil {
+		return err
+	}
+	lo := &client.ListOptions{}
+	lo.ApplyOptions(opts)
+	if il, ok := l.(*cvmv1alpha1.ImageShareList); ok && lo.FieldSelector != nil &&
+		strings.Contains(lo.FieldSelector.String(), imageKeyField) {
+		for _, o := range s.extra {
+			il.Items = append(il.Items, *o.DeepCopy())
+		}
+	}
+	return nil
+}
+
+// A giver hands its account to a new sibling that is deleted (it had no
+// finalizer yet, so it is gone at once) before its status is written: the
+// handover failed, the giver keeps its claim, and the retry cancels the share.
+func TestUnitHandoverToAVanishedTaker(t *testing.T) {
+	e := newUnitEnv(t)
+	e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
+	unitImage(e.owner(), unitImgA)
+	e.create(unitIMS(nsA, "giver", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2))
+	e.mustReconcile(unitImgA, 1)
+	e.create(unitIMS(nsA, "taker", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2))
+	taker := e.mustGet(nsA, "taker")
+	e.remove(nsA, "taker")
+	e.r.Client = &staleList{Client: e.k8s, extra: []*cvmv1alpha1.ImageShare{taker}}
+	e.remove(nsA, "giver")
+	res, err := e.reconcile(unitImgA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.get(nsA, "giver"); !ok {
+		t.Fatalf("giver released although its account went to an object that no longer exists; shares %v",
+			e.owner().Shares(unitRegion, unitImgA))
+	}
+	if res.RequeueAfter == 0 {
+		t.Error("the failed handover was not requeued")
+	}
+	e.r.Client = e.k8s
+	e.mustReconcile(unitImgA, 1)
+	e.expectGone(nsA, "giver")
+	expectStrings(t, "shares after the retry", e.owner().Shares(unitRegion, unitImgA), nil)
 }

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -182,4 +183,32 @@ func TestUnitNewObjectWrites(t *testing.T) {
 		}
 	}
 	e.expectReason(nsA, "shares", cvmv1alpha1.ReasonShared)
+}
+
+// TestUnitGenerationFromThePlan: the spec changes during a new object's first
+// reconcile; the finalizer patch's answer carries the new generation, but
+// the status reports the generation the plan was made for.
+func TestUnitGenerationFromThePlan(t *testing.T) {
+	e := newUnitEnv(t)
+	e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
+	unitImage(e.owner(), unitImgA, unitR2)
+	e.create(unitIMS(nsA, "web", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2))
+	cl := e.owner()
+	bumped := false
+	cl.ListSharesFn = func(_ context.Context, region, id string) ([]string, error) {
+		if !bumped {
+			bumped = true
+			e.update(nsA, "web", func(o *cvmv1alpha1.ImageShare) { o.Spec.AccountIDs = []string{unitR2, unitR4} })
+		}
+		return cl.Shares(region, id), nil
+	}
+	e.mustReconcile(unitImgA, 1)
+	o := e.mustGet(nsA, "web")
+	if o.Generation != 2 || o.Status.ObservedGeneration != 1 {
+		t.Fatalf("generation %d, observedGeneration %d; want 2 and 1 (the plan saw generation 1)", o.Generation,
+			o.Status.ObservedGeneration)
+	}
+	if !controllerutil.ContainsFinalizer(o, Finalizer) {
+		t.Fatal("no finalizer")
+	}
 }
