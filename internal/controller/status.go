@@ -37,6 +37,16 @@ func (r *ImageShareReconciler) writeMember(ctx context.Context, m *member) error
 		}
 		return nil
 	}
+	if m.v.reason == cvmv1alpha1.ReasonThrottled && !takesOver(m) && (settled(m.base) || neverReported(m.base)) {
+		// Waiting for a rate-limit slot says nothing new about a settled
+		// object (unless it just took accounts over): keep its status, so
+		// Ready stays Ready across a manager restart instead of flickering
+		// for every GitOps tool. A new object is not written either (no
+		// finalizer, no status) until its slot comes: on a cold start of
+		// thousands of objects those writes would take the API server's
+		// time from the reconciles whose slots are due.
+		return nil
+	}
 	if m.needsFinalizer && !m.deleting() {
 		if err := r.addFinalizer(ctx, m); err != nil {
 			return err
@@ -44,13 +54,6 @@ func (r *ImageShareReconciler) writeMember(ctx context.Context, m *member) error
 		if m.v.gone {
 			return errVanished
 		}
-	}
-	if m.v.reason == cvmv1alpha1.ReasonThrottled && settled(m.base) && !takesOver(m) {
-		// Waiting for a rate-limit slot to re-check a settled object says
-		// nothing new about it (unless it just took accounts over): keep its
-		// status (Ready stays Ready across a manager restart instead of
-		// flickering for every GitOps tool).
-		return nil
 	}
 	if m.resolved {
 		m.v.list, m.v.listSet = m.list, true
@@ -163,6 +166,9 @@ func (r *ImageShareReconciler) writeStatus(obj, base *cvmv1alpha1.ImageShare, v 
 		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, ready.Reason, "Reconcile", "%s", ready.Message)
 	}
 }
+
+// neverReported: the controller has written no condition on obj yet.
+func neverReported(obj *cvmv1alpha1.ImageShare) bool { return len(obj.Status.Conditions) == 0 }
 
 // settled reports whether obj's last status was final for its generation:
 // Ready, or Stalled on something only a person can fix.

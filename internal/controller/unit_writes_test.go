@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
+	"github.com/imageshare/imageshare-operator/internal/cloud"
 )
 
 // TestUnitReleaseWaitsForTheHandover: a leaving member's managed account is
@@ -210,5 +211,34 @@ func TestUnitGenerationFromThePlan(t *testing.T) {
 	}
 	if !controllerutil.ContainsFinalizer(o, Finalizer) {
 		t.Fatal("no finalizer")
+	}
+}
+
+// TestUnitThrottledNewObjectNotWritten: a new object whose first read waits
+// for a rate-limit slot gets no write (no finalizer, no status) until the
+// slot comes; then it is written and shared as usual.
+func TestUnitThrottledNewObjectNotWritten(t *testing.T) {
+	e := newUnitEnv(t)
+	e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
+	unitImage(e.owner(), unitImgA)
+	e.create(unitIMS(nsA, "web", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2))
+	cl := e.owner()
+	cl.ListSharesFn = func(context.Context, string, string) ([]string, error) {
+		return nil, &cloud.Error{Op: "DescribeImageSharePermission", Code: "ClientError.RateLimited",
+			Reason: cloud.ReasonThrottled, RetryAfter: time.Second}
+	}
+	e.writes.Store(0)
+	res, err := e.reconcile(unitImgA)
+	if err != nil || res.RequeueAfter == 0 {
+		t.Fatalf("throttled reconcile: %+v, %v; want a requeue and no error", res, err)
+	}
+	if n := e.writes.Load(); n != 0 {
+		t.Fatalf("%d writes for a new object waiting for its slot, want none", n)
+	}
+	cl.ListSharesFn = nil
+	e.mustReconcile(unitImgA, 1)
+	o := e.expectReason(nsA, "web", cvmv1alpha1.ReasonShared)
+	if !controllerutil.ContainsFinalizer(o, Finalizer) {
+		t.Fatal("no finalizer once shared")
 	}
 }

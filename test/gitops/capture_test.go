@@ -300,18 +300,29 @@ func (w *world) run(t *testing.T) {
 	w.waitReason(t, "cloud-error", cvmv1alpha1.ReasonCloudError)
 	w.capture(t, "cloud-error", "cloud-error")
 
-	// One DescribeImages per account every 1000 s, and this test spends the
-	// other owner's: the manager's first call for it is throttled, and so is
-	// every retry while the test runs.
+	// Throttled: an object the manager has reported on is changed while its
+	// owner's budget is spent (a new object waiting for its first slot gets
+	// no status until the slot comes). One call per account and action
+	// every 1000 s, and this test spends the other owner's: the manager's
+	// read for the change is throttled, and so is every retry while the
+	// test runs.
+	w.emu.SetFaults(emulator.Faults{})
+	throttled := ims("throttled", "img-thrott01", gz, r2)
+	throttled.Spec.CredentialsRef.Name = "other-credentials"
+	w.create(t, throttled)
+	w.waitReason(t, "throttled", cvmv1alpha1.ReasonShared)
 	w.emu.SetFaults(emulator.Faults{QPS: 0.001})
 	other, err := tencent.NewFactory(tencent.Options{Endpoint: w.endpoint, Scheme: "http", QPS: 100}).
 		ClientFor(cloud.Credentials{SecretID: otherSecretID, SecretKey: otherKey})
 	w.must(t, err)
-	_, err = other.DescribeImages(t.Context(), gz, []string{"img-thrott01"})
-	w.must(t, err)
-	throttled := ims("throttled", "img-thrott01", gz, r2)
-	throttled.Spec.CredentialsRef.Name = "other-credentials"
-	w.create(t, throttled)
+	for _, call := range []func() error{
+		func() error { _, err := other.DescribeImages(t.Context(), gz, []string{"img-thrott01"}); return err },
+		func() error { _, err := other.ListShares(t.Context(), gz, "img-thrott01"); return err },
+		func() error { return other.Share(t.Context(), gz, "img-thrott01", []string{r2}) },
+	} {
+		w.must(t, call())
+	}
+	w.update(t, "throttled", func(o *cvmv1alpha1.ImageShare) { o.Spec.AccountIDs = []string{r2, r4} })
 	w.waitReason(t, "throttled", cvmv1alpha1.ReasonThrottled)
 	w.capture(t, "throttled", "throttled")
 
