@@ -116,16 +116,24 @@ func TestUnitTwoKeysOfOneAccountCopyOnce(t *testing.T) {
 	}
 }
 
+// newReplicaEnv is an owner with image A and, not yet created, an
+// ImageShare "web" of it for unitR2 copied to region.
+func newReplicaEnv(t *testing.T, region string) (*unitEnv, *cvmv1alpha1.ImageShare) {
+	t.Helper()
+	e := newUnitEnv(t)
+	e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
+	unitImage(e.owner(), unitImgA)
+	o := unitIMS(nsA, "web", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2)
+	o.Spec.ReplicaRegions = []string{region}
+	return e, o
+}
+
 // TestUnitFailedCopyDeleted: a copy that ended up failed is reported, and
 // once its region is removed under copyDeletionPolicy Delete it is deleted
 // (a failed copy was never shared), not left behind.
 func TestUnitFailedCopyDeleted(t *testing.T) {
 	const sh = "ap-shanghai"
-	e := newUnitEnv(t)
-	e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
-	unitImage(e.owner(), unitImgA)
-	o := unitIMS(nsA, "web", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2)
-	o.Spec.ReplicaRegions = []string{sh}
+	e, o := newReplicaEnv(t, sh)
 	o.Spec.CopyDeletionPolicy = cvmv1alpha1.CopyDeletionPolicyDelete
 	// The copy is made, and fails before it is ever shared.
 	cl := e.owner()

@@ -130,11 +130,7 @@ func TestUnitExpiresAt(t *testing.T) {
 // annotation forces a fresh read and is echoed.
 func TestUnitPublishAndForceRead(t *testing.T) {
 	const sh = "ap-shanghai"
-	e := newUnitEnv(t)
-	e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
-	unitImage(e.owner(), unitImgA)
-	o := unitIMS(nsA, "web", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2)
-	o.Spec.ReplicaRegions = []string{sh}
+	e, o := newReplicaEnv(t, sh)
 	o.Spec.Publish = &cvmv1alpha1.PublishSpec{ConfigMapName: "app-base-images"}
 	e.create(o)
 	e.mustReconcile(unitImgA, 2)

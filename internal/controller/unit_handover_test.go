@@ -124,6 +124,20 @@ func TestUnitLiveHandoverKeptWhenReceiverFails(t *testing.T) {
 		e.owner().Shares(unitRegion, unitImgA))
 }
 
+// failHandover deletes "one" while the status of "two", which takes its
+// account over, cannot be written: the reconcile fails and one is kept.
+func (e *unitEnv) failHandover() {
+	e.t.Helper()
+	e.failStatus = func(o client.Object) bool { return o.GetName() == "two" }
+	e.remove(nsA, "one")
+	if _, err := e.reconcile(unitImgA); err == nil {
+		e.t.Fatal("a failed status patch did not fail the reconcile")
+	}
+	if _, ok := e.get(nsA, "one"); !ok {
+		e.t.Fatal("one was released while the status taking over its account was not written")
+	}
+}
+
 // newHandoverEnv is the start of a handover: "one" shared and manages R2;
 // "two", created after, lists R2 and R4 and manages only R4, the share it
 // made itself. Deleting "one" hands R2 over to "two".
@@ -159,14 +173,7 @@ func TestUnitGiverSecretHeldWhileTheHandoverFails(t *testing.T) {
 		t.Fatalf("Secrets not held before the handover: giver-creds %v, creds %v", held("giver-creds"), held("creds"))
 	}
 
-	e.failStatus = func(o client.Object) bool { return o.GetName() == "two" }
-	e.remove(nsA, "one")
-	if _, err := e.reconcile(unitImgA); err == nil {
-		t.Fatal("a failed status patch did not fail the reconcile")
-	}
-	if _, ok := e.get(nsA, "one"); !ok {
-		t.Fatal("one was released while the status taking over its account was not written")
-	}
+	e.failHandover()
 	if !held("giver-creds") {
 		t.Fatalf("giver-creds lost its in-use finalizer while one still manages %s", unitR2)
 	}
