@@ -24,13 +24,7 @@ func (r *ImageShareReconciler) finish(ctx context.Context, w *work) (ctrl.Result
 			result.RequeueAfter = d
 		}
 	}
-	taking := make([]bool, len(w.members))
-	giving := false
-	for i, m := range w.members {
-		taking[i] = !m.v.release && takesOver(m)
-		giving = giving || !taking[i] && (m.v.release || givesUp(m))
-	}
-	w.handover = giving && slices.Contains(taking, true)
+	taking := takers(w)
 	// The Secrets first: a finalizer is released only once the keys it may
 	// still need are no longer held for it (or held by a retry).
 	if err := r.syncSecretLocks(ctx, w); err != nil {
@@ -41,35 +35,11 @@ func (r *ImageShareReconciler) finish(ctx context.Context, w *work) (ctrl.Result
 			}
 		}
 	}
-	// Each member's writes concern its own object: they go out side by side.
-	// A leaving member's managed accounts may just have been handed to a live
-	// one (nextManaged), so first the statuses that take accounts over, then
-	// the finalizers, only if those all landed (otherwise the release waits
-	// for the retry, as when a Secret lock failed), then every other status:
-	// a deletion is not held up by the status of every sibling on a hot image.
-	writeErrs, publishErrs := make([]error, len(w.members)), make([]error, len(w.members))
-	write := func(pick func(i int, m *member) bool) {
-		inParallel(len(w.members), func(i int) {
-			if m := w.members[i]; pick(i, m) {
-				r.rememberRejection(m)
-				writeErrs[i] = r.writeMember(ctx, m)
-			}
-		})
-	}
-	write(func(i int, _ *member) bool { return taking[i] })
-	if errors.Join(writeErrs...) != nil {
-		// A claim was not handed over (a write failed, or the taker was
-		// deleted before it held the finalizer): every giver keeps its own,
-		// leaving or not, until the retry writes both sides.
-		for i, m := range w.members {
-			if m.v.release || !taking[i] && givesUp(m) {
-				m.v = verdict{gone: true}
-			}
-		}
+	writeErrs, handoverFailed := r.writeMembers(ctx, w, taking)
+	if handoverFailed {
 		requeue(coalesceDelay)
 	}
-	write(func(_ int, m *member) bool { return m.v.release })
-	write(func(i int, m *member) bool { return !m.v.release && !taking[i] })
+	publishErrs := make([]error, len(w.members))
 	// Publishing stays in order: two ImageShares naming one ConfigMap must
 	// find it the same way every time (the oldest creates it, the other is
 	// told it is taken), not race to create it.
@@ -108,6 +78,55 @@ func (r *ImageShareReconciler) finish(ctx context.Context, w *work) (ctrl.Result
 		return ctrl.Result{}, err
 	}
 	return result, nil
+}
+
+// takers marks the members that take over an account (or a copy) their
+// status does not record, and sets w.handover when some other member gives
+// one up in the same reconcile.
+func takers(w *work) []bool {
+	taking := make([]bool, len(w.members))
+	giving := false
+	for i, m := range w.members {
+		taking[i] = !m.v.release && takesOver(m)
+		giving = giving || !taking[i] && (m.v.release || givesUp(m))
+	}
+	w.handover = giving && slices.Contains(taking, true)
+	return taking
+}
+
+// writeMembers writes every member. Each member's writes concern its own
+// object: they go out side by side. A leaving member's managed accounts may
+// just have been handed to a live one (nextManaged), so first the statuses
+// that take accounts over, then the finalizers, only if those all landed
+// (otherwise the release waits for the retry, as when a Secret lock failed),
+// then every other status: a deletion is not held up by the status of every
+// sibling on a hot image. handoverFailed tells the caller to come back.
+func (r *ImageShareReconciler) writeMembers(ctx context.Context, w *work, taking []bool) (writeErrs []error,
+	handoverFailed bool) {
+	writeErrs = make([]error, len(w.members))
+	write := func(pick func(i int, m *member) bool) {
+		inParallel(len(w.members), func(i int) {
+			if m := w.members[i]; pick(i, m) {
+				r.rememberRejection(m)
+				writeErrs[i] = r.writeMember(ctx, m)
+			}
+		})
+	}
+	write(func(i int, _ *member) bool { return taking[i] })
+	if errors.Join(writeErrs...) != nil {
+		// A claim was not handed over (a write failed, or the taker was
+		// deleted before it held the finalizer): every giver keeps its own,
+		// leaving or not, until the retry writes both sides.
+		handoverFailed = true
+		for i, m := range w.members {
+			if m.v.release || !taking[i] && givesUp(m) {
+				m.v = verdict{gone: true}
+			}
+		}
+	}
+	write(func(_ int, m *member) bool { return m.v.release })
+	write(func(i int, m *member) bool { return !m.v.release && !taking[i] })
+	return writeErrs, handoverFailed
 }
 
 // claims is what a member manages, by scope: "" for its own image, else
