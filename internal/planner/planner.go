@@ -39,8 +39,9 @@ type Member struct {
 	Mode      Mode
 	// Accounts is spec.accountIds, in spec order: earlier accounts win the limit.
 	Accounts []string
-	// Managed is status.sharedAccountIds: what this object shared before, the
-	// only accounts Merge may ever cancel.
+	// Managed is what this object shared itself (status.managedAccountIds,
+	// and its write-ahead record of pending shares): the only accounts Merge
+	// may ever cancel.
 	Managed []string
 	// KnownBad are accounts the cloud rejected recently; they are not retried
 	// until the spec changes or the resync period passes.

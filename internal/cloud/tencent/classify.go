@@ -68,6 +68,9 @@ var reasonByPrefix = []struct {
 	reason cloud.Reason
 }{
 	{"AuthFailure", cloud.ReasonCredentialsInvalid},
+	// Every other UnauthorizedOperation.* (CamNoAuth, say) is a CAM denial:
+	// only ImageNotBelongToAccount and InvalidToken, listed above, are not.
+	{"UnauthorizedOperation", cloud.ReasonPermissionDenied},
 	{"RequestLimitExceeded", cloud.ReasonThrottled},
 	{"InternalError", cloud.ReasonCloudError},
 	{"ClientError", cloud.ReasonCloudError},

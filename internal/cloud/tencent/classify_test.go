@@ -32,6 +32,8 @@ func TestClassifyTable(t *testing.T) {
 			accts, cloud.ReasonPermissionDenied, "", "", true},
 		{"bare CAM denial", describe, "UnauthorizedOperation", "not authorized", subject{},
 			cloud.ReasonPermissionDenied, "", "", true},
+		{"CAM denial, a code of the family", share, "UnauthorizedOperation.CamNoAuth", "no permission", accts,
+			cloud.ReasonPermissionDenied, "", "", true},
 		{"image of another account", share, "UnauthorizedOperation.ImageNotBelongToAccount", "not yours", accts,
 			cloud.ReasonImageNotShareable, "", "", true},
 		{"invalid token", describe, "UnauthorizedOperation.InvalidToken", "bad token", subject{},

@@ -53,13 +53,28 @@ type Options struct {
 }
 
 // Factory hands out one Client per distinct credential, so that every
-// ImageShare using the same keys shares one rate budget.
+// ImageShare using the same keys shares one rate budget. It forgets a client
+// no reconcile asked for in clientIdleTTL, and holds at most maxClients:
+// rotated or mistyped keys must not stay in memory for the manager's life.
 type Factory struct {
 	opts    Options
 	mu      sync.Mutex
-	clients map[string]*Client
+	clients map[string]*factoryEntry
 	breaker *breaker
 }
+
+type factoryEntry struct {
+	client *Client
+	used   time.Time
+}
+
+const (
+	// clientIdleTTL is well past the default resync period (10m): keys
+	// still referenced are asked for at least once a period.
+	clientIdleTTL = time.Hour
+	// maxClients bounds the credentials held at once.
+	maxClients = 10000
+)
 
 // NewFactory returns a Factory; zero options take safe defaults.
 func NewFactory(opts Options) *Factory {
@@ -76,7 +91,7 @@ func NewFactory(opts Options) *Factory {
 	if endpoint == "" {
 		endpoint = DefaultEndpoint
 	}
-	return &Factory{opts: opts, clients: map[string]*Client{}, breaker: newBreaker(endpoint)}
+	return &Factory{opts: opts, clients: map[string]*factoryEntry{}, breaker: newBreaker(endpoint)}
 }
 
 // ClientFor returns the client for creds, creating it on first use.
@@ -92,16 +107,35 @@ func (f *Factory) ClientFor(creds cloud.Credentials) (cloud.Client, error) {
 		sum = sha256.Sum256([]byte("role\x00" + creds.Role))
 	}
 	key := hex.EncodeToString(sum[:])
+	now := time.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if c, ok := f.clients[key]; ok {
-		c.setCreds(creds)
-		return c, nil
+	if e, ok := f.clients[key]; ok {
+		e.used = now
+		e.client.setCreds(creds)
+		return e.client, nil
 	}
+	f.forgetIdle(now)
 	c := &Client{opts: f.opts, creds: creds, sdk: map[string]*common.Client{}, lim: newLimiter(f.opts.QPS, nil),
 		breaker: f.breaker}
-	f.clients[key] = c
+	f.clients[key] = &factoryEntry{client: c, used: now}
 	return c, nil
+}
+
+// forgetIdle drops the clients unused for clientIdleTTL and, past
+// maxClients, the least recently used one. f.mu is held.
+func (f *Factory) forgetIdle(now time.Time) {
+	var oldest string
+	for k, e := range f.clients {
+		if now.Sub(e.used) > clientIdleTTL {
+			delete(f.clients, k)
+		} else if oldest == "" || e.used.Before(f.clients[oldest].used) {
+			oldest = k
+		}
+	}
+	if len(f.clients) >= maxClients {
+		delete(f.clients, oldest)
+	}
 }
 
 // Client is a cloud.Client for one credential.

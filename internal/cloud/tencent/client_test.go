@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -415,5 +416,38 @@ func TestBreakerStopsCallsToADeadEndpoint(t *testing.T) {
 	ce := wantReason(t, err, cloud.ReasonCloudError, "ClientError.NetworkError")
 	if ce.RetryAfter <= 0 || !strings.Contains(ce.Message, "did not answer recently") {
 		t.Fatalf("second call was not held back by the breaker: %+v", ce)
+	}
+}
+
+// TestFactoryForgets: a client no reconcile asked for in clientIdleTTL is
+// dropped when another is made, and the factory never holds more than
+// maxClients (rotated or mistyped keys do not stay in memory).
+func TestFactoryForgets(t *testing.T) {
+	f := NewFactory(Options{})
+	old, err := f.ClientFor(cloud.Credentials{SecretID: "AKIDold", SecretKey: "old"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range f.clients {
+		e.used = e.used.Add(-2 * clientIdleTTL)
+	}
+	if _, err := f.ClientFor(cloud.Credentials{SecretID: "AKIDnew", SecretKey: "new"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.clients) != 1 {
+		t.Fatalf("%d clients after an idle one should have gone, want 1", len(f.clients))
+	}
+	again, _ := f.ClientFor(cloud.Credentials{SecretID: "AKIDold", SecretKey: "old"})
+	if again == old {
+		t.Fatal("the forgotten client came back: it was kept")
+	}
+	for i := len(f.clients); i < maxClients; i++ {
+		f.clients["filler-"+strconv.Itoa(i)] = &factoryEntry{client: &Client{}, used: time.Now()}
+	}
+	if _, err := f.ClientFor(cloud.Credentials{SecretID: "AKIDmore", SecretKey: "more"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.clients) != maxClients {
+		t.Fatalf("%d clients, want at most %d", len(f.clients), maxClients)
 	}
 }
