@@ -5,19 +5,14 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"time"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/cloud"
 )
 
-const (
-	// maxIDsPerCall is the most accounts one ModifyImageSharePermission takes.
-	maxIDsPerCall = 100
-	// maxCallsPerOp bounds the calls one reconcile may spend splitting a SHARE
-	// or CANCEL around bad accounts; the rest waits for the next reconcile.
-	maxCallsPerOp = 12
-)
+// maxCallsPerOp bounds the calls one reconcile may spend splitting a SHARE
+// or CANCEL around bad accounts; the rest waits for the next reconcile.
+const maxCallsPerOp = 12
 
 // actResult is what executing a plan on one image did.
 type actResult struct {
@@ -77,67 +72,59 @@ const (
 	opCancel modifyOp = "CANCEL"
 )
 
-// modify calls SHARE or CANCEL on accounts, 100 a call. Tencent fails a whole
-// call for one bad account: that account goes to res.failed and the call is
-// made again without it (one account at a time when the cloud did not say
-// which). It returns the accounts done and the first error not about one account.
+// modify calls SHARE or CANCEL on accounts (cloud.SendInBatches). Tencent
+// fails a whole call for one bad account: that account goes to res.failed
+// and the rest is sent again. It returns the accounts done and the first
+// error not about one account.
 func (r *ImageShareReconciler) modify(ctx context.Context, cl cloud.Client, target imageKey, op modifyOp,
 	accounts []string, res *actResult) ([]string, error) {
 	call := cl.Share
 	if op == opCancel {
 		call = cl.Cancel
 	}
-	var done []string
-	pending := slices.Clone(accounts)
-	batchSize := maxIDsPerCall
-	for calls := 0; len(pending) > 0; calls++ {
-		if calls == maxCallsPerOp {
-			return done, &cloud.Error{Op: "ModifyImageSharePermission", Code: "ClientError.TooManySplits",
-				Reason: cloud.ReasonThrottled, Message: "more bad accounts than one reconcile splits around",
-				RetryAfter: time.Second}
-		}
-		batch := pending[:min(len(pending), batchSize)]
-		err := call(ctx, target.Region, target.ImageID, batch)
-		if err == nil {
-			done = append(done, batch...)
-			pending = pending[len(batch):]
-			continue
-		}
+	send := func(batch []string) error { return call(ctx, target.Region, target.ImageID, batch) }
+	b, err := cloud.SendInBatches(accounts, maxCallsPerOp, send, func(err error) bool {
 		ce := cloud.AsError(err)
-		drop := func(a string) {
-			res.failed[a] = cvmv1alpha1.FailedAccount{AccountID: a, Reason: string(ce.Reason), Message: accountMessage(ce)}
-			pending = slices.DeleteFunc(pending, func(x string) bool { return x == a })
-		}
-		switch {
-		case ce != nil && ce.AccountScoped() && ce.Account != "" && slices.Contains(pending, ce.Account):
-			drop(ce.Account)
-		case ce != nil && ce.AccountScoped() && batchSize > 1:
-			batchSize = 1 // the cloud did not say which account: go on one at a time
-		case ce != nil && ce.AccountScoped():
-			drop(batch[0])
-		case op == opShare && ce != nil && ce.Reason == cloud.ReasonShareLimitExceeded:
-			// The cloud's own quota is smaller than --share-limit.
-			for _, a := range pending {
-				res.overQuota[a] = true
-			}
-			return done, nil
-		case op == opCancel:
-			// The cancels still owed stay managed and are listed with the
-			// cloud's reason; the shares go on (within the limit).
-			code := "network error"
-			if ce != nil {
-				code = ce.Code
-			}
-			for _, a := range pending {
-				res.failed[a] = cvmv1alpha1.FailedAccount{AccountID: a, Reason: string(cloud.ReasonOf(err)),
-					Message: fmt.Sprintf("Cancelling the share failed (%s): retrying", code)}
-			}
-			return done, fmt.Errorf("cancel shares of image %s: %w", target.ImageID, err)
-		default:
-			return done, fmt.Errorf("share image %s: %w", target.ImageID, err)
+		return ce != nil && ce.AccountScoped()
+	})
+	for a, aerr := range b.Aside {
+		ce := cloud.AsError(aerr)
+		res.failed[a] = cvmv1alpha1.FailedAccount{AccountID: a, Reason: string(ce.Reason), Message: accountMessage(ce)}
+	}
+	if err == nil {
+		return b.Done, nil
+	}
+	var pending []string
+	for _, a := range accounts {
+		if _, aside := b.Aside[a]; !aside && !slices.Contains(b.Done, a) {
+			pending = append(pending, a)
 		}
 	}
-	return done, nil
+	ce := cloud.AsError(err)
+	switch {
+	case ce != nil && ce.Code == "ClientError.TooManySplits":
+		return b.Done, err
+	case op == opShare && ce != nil && ce.Reason == cloud.ReasonShareLimitExceeded:
+		// The cloud's own quota is smaller than --share-limit.
+		for _, a := range pending {
+			res.overQuota[a] = true
+		}
+		return b.Done, nil
+	case op == opCancel:
+		// The cancels still owed stay managed and are listed with the
+		// cloud's reason; the shares go on (within the limit).
+		code := "network error"
+		if ce != nil {
+			code = ce.Code
+		}
+		for _, a := range pending {
+			res.failed[a] = cvmv1alpha1.FailedAccount{AccountID: a, Reason: string(cloud.ReasonOf(err)),
+				Message: fmt.Sprintf("Cancelling the share failed (%s): retrying", code)}
+		}
+		return b.Done, fmt.Errorf("cancel shares of image %s: %w", target.ImageID, err)
+	default:
+		return b.Done, fmt.Errorf("share image %s: %w", target.ImageID, err)
+	}
 }
 
 func accountMessage(ce *cloud.Error) string {

@@ -173,7 +173,7 @@ func (r *ImageShareReconciler) peers(ctx context.Context, key imageKey, g *group
 		}
 		for i := range list.Items {
 			o := &list.Items[i]
-			if len(ids) == maxIDsPerCall-1 {
+			if len(ids) == cloud.MaxAccountsPerCall-1 {
 				return ids
 			}
 			// The manager's own keys describe only images of namespaces allowed

@@ -79,7 +79,8 @@ func (r *ImageShareReconciler) planImage(ctx context.Context, cl cloud.Client, t
 		}
 		members = append(members, m)
 	}
-	plan := planner.Compute(planner.Input{Shared: shares, Members: members, Limit: r.ShareLimit})
+	in := planner.Input{Shared: shares, Members: members, Limit: r.ShareLimit}
+	plan := planner.Compute(in)
 	for _, s := range seats {
 		s.conflict = plan.Conflicts[s.key()]
 	}
@@ -102,14 +103,14 @@ func (r *ImageShareReconciler) planImage(ctx context.Context, cl cloud.Client, t
 			r.recordEvents(s, target, res) // a frozen object did nothing: its siblings' changes are not its events
 		}
 	}
-	fillViews(seats, res, plan, r.ShareLimit)
+	fillViews(seats, in, plan, res)
 	return res, nil
 }
 
 // fillViews computes each seat's accounts after the plan ran: what it
 // manages now, and its shared, unmanaged, missing and failed accounts.
-func fillViews(seats []*seat, res *actResult, plan planner.Plan, limit int) {
-	next := nextManaged(seats, res)
+func fillViews(seats []*seat, in planner.Input, plan planner.Plan, res *actResult) {
+	next := nextManaged(seats, in, plan, res)
 	after := toSet(res.after)
 	for _, s := range seats {
 		v := accountView{managed: sortedKeys(next[s])}
@@ -124,7 +125,7 @@ func fillViews(seats []*seat, res *actResult, plan planner.Plan, limit int) {
 				v.unmanaged = append(v.unmanaged, a)
 			}
 		}
-		failed := seatFailures(s, res, plan, next[s], limit)
+		failed := seatFailures(s, res, plan, next[s], in.Limit)
 		for _, a := range s.listed {
 			if _, f := failed[a]; !after[a] && !f && !s.leaving {
 				v.missing = append(v.missing, a)
@@ -136,60 +137,13 @@ func fillViews(seats []*seat, res *actResult, plan planner.Plan, limit int) {
 	}
 }
 
-// nextManaged is what each seat manages once the plan ran. An account a seat
-// no longer wants but another live, non-Observe seat lists is handed over to
-// that seat, so it is cancelled when the last one lets go; one nobody else
-// lists stays managed while its cancel is owed.
-func nextManaged(seats []*seat, res *actResult) map[*seat]map[string]bool {
-	after := toSet(res.after)
-	shared := toSet(res.shared)
-	next := map[*seat]map[string]bool{}
+// nextManaged is what each seat manages once the plan ran: the planner's
+// rule (planner.NextManaged) on the input the plan was made from.
+func nextManaged(seats []*seat, in planner.Input, plan planner.Plan, res *actResult) map[*seat]map[string]bool {
+	byKey := planner.NextManaged(in, plan, res.after, res.shared)
+	next := make(map[*seat]map[string]bool, len(seats))
 	for _, s := range seats {
-		next[s] = map[string]bool{}
-	}
-	heirs := func(self *seat, a string) []*seat {
-		var out []*seat
-		for _, o := range seats {
-			if o != self && !o.leaving && !o.m.passive() && o.conflict == "" && slices.Contains(o.listed, a) {
-				out = append(out, o)
-			}
-		}
-		return out
-	}
-	listedByLive := func(self *seat, a string) bool {
-		return slices.ContainsFunc(seats, func(o *seat) bool {
-			return o != self && !o.leaving && slices.Contains(o.listed, a)
-		})
-	}
-	for _, s := range seats {
-		if s.m.passive() || s.leaving && s.m.orphans() {
-			continue // Observe manages nothing, a frozen member changes nothing; Orphan lets go of what it leaves
-		}
-		for _, a := range s.managed {
-			switch h := heirs(s, a); {
-			case !after[a]:
-				// No longer shared: nothing left to manage.
-			case !s.leaving && slices.Contains(s.listed, a):
-				next[s][a] = true
-			case len(h) > 0:
-				for _, o := range h {
-					next[o][a] = true
-				}
-			case listedByLive(s, a):
-				// Only Observe or frozen objects (or objects in Conflict) still list it:
-				// the plan keeps it for them, so let go; nobody cancels it.
-			default:
-				next[s][a] = true // the cancel is still owed
-			}
-		}
-		if s.leaving || s.conflict != "" {
-			continue
-		}
-		for _, a := range s.listed {
-			if shared[a] {
-				next[s][a] = true // its own SHARE (recorded as pending first) succeeded
-			}
-		}
+		next[s] = toSet(byKey[s.key()])
 	}
 	return next
 }

@@ -15,12 +15,20 @@ import (
 
 // reconcileGroup runs observe, plan, act and judge for the members of one
 // identity on the image, then their copies. A frozen member took part only
-// to protect what it lists: its own verdict stands, whatever the plan did.
+// to protect what it lists: its own verdict stands, whatever the plan did,
+// except that it manages what the plan handed over to it.
 func (r *ImageShareReconciler) reconcileGroup(ctx context.Context, key imageKey, g *group) {
 	r.reconcileWith(ctx, key, g)
 	for _, m := range g.members {
-		if m.frozen != nil {
-			m.v = *m.frozen
+		if m.frozen == nil {
+			continue
+		}
+		planned := m.v.accounts
+		m.v = *m.frozen
+		if planned != nil && !slices.Equal(planned.managed, m.obj.Status.ManagedAccountIDs) {
+			kept := statusView(m.obj)
+			kept.managed = planned.managed
+			m.v.accounts = &kept
 		}
 	}
 }

@@ -58,6 +58,13 @@ type accountView struct {
 	cancelOwed []string
 }
 
+// statusView is the account view an object's status holds now.
+func statusView(o *cvmv1alpha1.ImageShare) accountView {
+	st := o.Status
+	return accountView{shared: st.SharedAccountIDs, managed: st.ManagedAccountIDs, unmanaged: st.UnmanagedAccountIDs,
+		missing: st.MissingAccountIDs, failed: st.FailedAccounts}
+}
+
 func progressing(reason, msg string) verdict {
 	return verdict{ready: metav1.ConditionFalse, reason: reason, message: msg}
 }

@@ -3,7 +3,6 @@ package controller
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
 	"github.com/imageshare/imageshare-operator/internal/cloud"
-	"github.com/imageshare/imageshare-operator/internal/planner"
 )
 
 func testReconciler() *ImageShareReconciler {
@@ -129,52 +127,6 @@ func TestFailure(t *testing.T) {
 	if v := r.failure(m, key, errors.New("connection reset")); v.reason != cvmv1alpha1.ReasonCloudError || v.err == nil {
 		t.Fatalf("an unclassified error must be retried as CloudError, got %s", v.reason)
 	}
-}
-
-// TestNextManaged checks what "managed" means (contract §2): only what an
-// object shared itself.
-func TestNextManaged(t *testing.T) {
-	seatOf := func(m *member, managed []string, leaving bool) *seat {
-		return &seat{m: m, listed: m.obj.Spec.AccountIDs, managed: managed, leaving: leaving,
-			knownBad: map[string]planner.Reason{}}
-	}
-	t.Run("an account the console shared before it was listed is not managed", func(t *testing.T) {
-		a := seatOf(testMember("a", cvmv1alpha1.ModeMerge, "10001", "10002"), nil, false)
-		next := nextManaged([]*seat{a}, &actResult{after: []string{"10001", "10002"}, shared: []string{"10002"}})
-		if got := sortedKeys(next[a]); !slices.Equal(got, []string{"10002"}) {
-			t.Fatalf("managed %v, want [10002]", got)
-		}
-	})
-	t.Run("Observe manages nothing and does not take an account over", func(t *testing.T) {
-		a := seatOf(testMember("a", cvmv1alpha1.ModeMerge, "10001"), []string{"10001"}, false)
-		o := seatOf(testMember("o", cvmv1alpha1.ModeObserve, "10001"), nil, false)
-		next := nextManaged([]*seat{a, o}, &actResult{after: []string{"10001"}})
-		if len(next[o]) != 0 || !next[a]["10001"] {
-			t.Fatalf("a manages %v, o manages %v", next[a], next[o])
-		}
-	})
-	t.Run("a deleted object hands a shared account over to another that lists it", func(t *testing.T) {
-		a := seatOf(testMember("a", cvmv1alpha1.ModeMerge, "10001"), []string{"10001"}, true)
-		b := seatOf(testMember("b", cvmv1alpha1.ModeMerge, "10001"), nil, false)
-		next := nextManaged([]*seat{a, b}, &actResult{after: []string{"10001"}})
-		if len(next[a]) != 0 || !next[b]["10001"] {
-			t.Fatalf("a manages %v, b manages %v", next[a], next[b])
-		}
-	})
-	t.Run("a cancel that failed stays owed", func(t *testing.T) {
-		a := seatOf(testMember("a", cvmv1alpha1.ModeMerge), []string{"10001"}, false)
-		next := nextManaged([]*seat{a}, &actResult{after: []string{"10001"}})
-		if !next[a]["10001"] {
-			t.Fatalf("the refused cancel was forgotten: %v", next[a])
-		}
-	})
-	t.Run("a cancelled account is no longer managed", func(t *testing.T) {
-		a := seatOf(testMember("a", cvmv1alpha1.ModeMerge), []string{"10001"}, true)
-		next := nextManaged([]*seat{a}, &actResult{after: nil, cancelled: []string{"10001"}})
-		if len(next[a]) != 0 {
-			t.Fatalf("still manages %v", next[a])
-		}
-	})
 }
 
 // ids are n listed accounts 10001, 10002, ...

@@ -431,18 +431,19 @@ func apply(shared []string, p Plan) []string {
 	return append(out, p.Share...)
 }
 
-// checkConverges runs the plan, lets every member record its view as the new
-// status.sharedAccountIds, releases deleting members, and plans again: the
+// checkConverges runs the plan, lets every member record what it manages
+// (NextManaged) as its new status.managedAccountIds, releases deleting members, and plans again: the
 // second plan must be a no-op with the same accounts over the limit.
 func checkConverges(t *testing.T, in Input, p Plan) {
 	t.Helper()
 	after := apply(in.Shared, p)
 	next := Input{Shared: after, Limit: in.Limit}
+	managed := NextManaged(in, p, after, p.Share)
 	for _, m := range in.Members {
 		if m.Deleting {
 			continue
 		}
-		m.Managed = Project(m, after, m.KnownBad, p).Shared
+		m.Managed = managed[m.Key]
 		next.Members = append(next.Members, m)
 	}
 	again := Compute(next)

@@ -213,46 +213,6 @@ func shares(in Input, live []Member, conflicted map[string]string, cancel map[st
 	return share, over
 }
 
-// View is what one member reports in its status, given the share list the
-// cloud holds after the plan ran (fully or in part).
-type View struct {
-	// Shared are listed (or still-managed) accounts that are shared: the
-	// member's new status.sharedAccountIds.
-	Shared []string
-	// Unmanaged are shared accounts the member does not list.
-	Unmanaged []string
-	// Missing are listed accounts that are not shared and not failed.
-	Missing []string
-}
-
-// Project computes a member's view of the share list after the plan. Accounts
-// it managed and the plan meant to cancel stay in Shared while they are still
-// in the cloud, so that a cancel that failed is retried rather than forgotten.
-func Project(m Member, sharedAfter []string, failed map[string]Reason, plan Plan) View {
-	after := toSet(sharedAfter)
-	listed := toSet(m.Accounts)
-	var v View
-	for _, a := range sharedAfter {
-		switch {
-		case listed[a]:
-			v.Shared = append(v.Shared, a)
-		case m.Mode != Observe && slices.Contains(m.Managed, a) && slices.Contains(plan.Cancel, a):
-			v.Shared = append(v.Shared, a)
-		default:
-			v.Unmanaged = append(v.Unmanaged, a)
-		}
-	}
-	for _, a := range m.Accounts {
-		if _, bad := failed[a]; !after[a] && !bad {
-			v.Missing = append(v.Missing, a)
-		}
-	}
-	slices.Sort(v.Shared)
-	slices.Sort(v.Unmanaged)
-	slices.Sort(v.Missing)
-	return v
-}
-
 func toSet(xs []string) map[string]bool {
 	s := make(map[string]bool, len(xs))
 	for _, x := range xs {
