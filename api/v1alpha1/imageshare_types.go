@@ -264,9 +264,11 @@ type ImageShareStatus struct {
 	// +optional
 	// +listType=set
 	SharedAccountIDs []string `json:"sharedAccountIds,omitempty"`
-	// managedAccountIds are the accounts this ImageShare itself shared, sorted:
-	// its own SHARE succeeded, or answered AccountAlreadyExists for a share it
-	// had recorded as pending. They are the only accounts Merge cancels when
+	// managedAccountIds are the accounts this ImageShare shared, sorted: its
+	// own SHARE succeeded, or answered AccountAlreadyExists for a share it had
+	// recorded as pending; or a sibling of the same identity that shared it
+	// let go of it (dropped it, or was deleted) while this one lists it, so
+	// the last one to let go cancels it. They are the only accounts Merge cancels when
 	// the spec drops them and deletion cancels (Exclusive also cancels shares
 	// nobody lists). An account shared from the console before it was listed
 	// is never managed; Observe manages nothing. An account stays managed

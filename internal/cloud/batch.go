@@ -8,6 +8,11 @@ import (
 // MaxAccountsPerCall is the most accounts one ModifyImageSharePermission takes.
 const MaxAccountsPerCall = 100
 
+// CodeTooManySplits is the code of the error SendInBatches returns when its
+// call bound left accounts unsent: not a cloud failure, more work for the
+// next pass (the accounts set aside so far are known).
+const CodeTooManySplits = "ClientError.TooManySplits"
+
 // Batches is what SendInBatches did.
 type Batches struct {
 	// Done are the accounts a call succeeded for.
@@ -34,7 +39,7 @@ func SendInBatches(accounts []string, maxCalls int, send func(batch []string) er
 	alone := 0 // how many of the next pending accounts go one per call
 	for len(pending) > 0 {
 		if maxCalls > 0 && b.Calls == maxCalls {
-			return b, &Error{Op: "ModifyImageSharePermission", Code: "ClientError.TooManySplits",
+			return b, &Error{Op: "ModifyImageSharePermission", Code: CodeTooManySplits,
 				Reason: ReasonThrottled, Message: "more bad accounts than one pass splits around",
 				RetryAfter: time.Second}
 		}

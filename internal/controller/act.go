@@ -102,7 +102,7 @@ func (r *ImageShareReconciler) modify(ctx context.Context, cl cloud.Client, targ
 	}
 	ce := cloud.AsError(err)
 	switch {
-	case ce != nil && ce.Code == "ClientError.TooManySplits":
+	case ce != nil && ce.Code == cloud.CodeTooManySplits:
 		return b.Done, err
 	case op == opShare && ce != nil && ce.Reason == cloud.ReasonShareLimitExceeded:
 		// The cloud's own quota is smaller than --share-limit.

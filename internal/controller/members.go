@@ -78,7 +78,8 @@ func (m *member) orphans() bool     { return m.obj.Spec.DeletionPolicy == cvmv1a
 func (m *member) specChanged() bool { return m.obj.Status.ObservedGeneration != m.obj.Generation }
 
 // passive: it changes nothing in the cloud on its own behalf (Observe, or
-// frozen), so it takes no write-ahead record and inherits no account.
+// frozen), so it takes no write-ahead record; a frozen member still inherits
+// accounts its siblings let go of (planner.NextManaged).
 func (m *member) passive() bool { return m.observe() || m.frozen != nil }
 
 // work is everything one reconcile of an image handles.

@@ -26,8 +26,9 @@ type seat struct {
 	managed []string
 	// leaving: deleting, or its replica region was removed; it wants nothing here.
 	leaving bool
-	// knownBad are listed accounts the cloud refused since the spec last
-	// changed, not retried before the next resync.
+	// knownBad are accounts the cloud refused, for the account itself, since
+	// the spec last changed: a SHARE of a listed one or a CANCEL of one it
+	// no longer wants. Neither is tried again before the next resync.
 	knownBad map[string]planner.Reason
 
 	conflict string
@@ -56,8 +57,9 @@ func newSeat(m *member, scope string, listed []string, managed []string, failed 
 	}
 	if !retryBad {
 		for _, f := range failed {
-			if slices.Contains(listed, f.AccountID) && !retryableReason(f.Reason) &&
-				f.Reason != cvmv1alpha1.AccountReasonShareLimitExceeded && !slices.Contains(s.managed, f.AccountID) {
+			// Wanted and already its own: the entry is stale, nothing to skip.
+			stale := slices.Contains(listed, f.AccountID) && !leaving && slices.Contains(s.managed, f.AccountID)
+			if !retryableReason(f.Reason) && f.Reason != cvmv1alpha1.AccountReasonShareLimitExceeded && !stale {
 				s.knownBad[f.AccountID] = planner.Reason(f.Reason)
 			}
 		}
@@ -166,6 +168,11 @@ func seatFailures(s *seat, res *actResult, plan planner.Plan, managed map[string
 	if s.scope == "" && !s.leaving {
 		for _, f := range s.m.badLines {
 			failed[f.AccountID] = f
+		}
+	}
+	for a := range s.knownBad {
+		if (!listed[a] || s.leaving) && after[a] && (managed[a] || owner) {
+			failed[a] = knownBadEntry(s, a) // a refused cancel, not retried before the resync
 		}
 	}
 	if s.leaving || s.m.passive() || s.conflict != "" {

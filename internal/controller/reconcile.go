@@ -23,13 +23,15 @@ func (r *ImageShareReconciler) reconcileGroup(ctx context.Context, key imageKey,
 		if m.frozen == nil {
 			continue
 		}
-		planned := m.v.accounts
+		planned := m.v
 		m.v = *m.frozen
-		if planned != nil && !slices.Equal(planned.managed, m.obj.Status.ManagedAccountIDs) {
+		if a := planned.accounts; a != nil && !slices.Equal(a.managed, m.obj.Status.ManagedAccountIDs) {
 			kept := statusView(m.obj)
-			kept.managed = planned.managed
+			kept.managed = a.managed
 			m.v.accounts = &kept
 		}
+		// Its copies' entries are what their plans found, held like its image.
+		m.v.regions, m.v.regionsSet = planned.regions, planned.regionsSet
 	}
 }
 
@@ -113,14 +115,9 @@ func (r *ImageShareReconciler) reconcileImage(ctx context.Context, cl cloud.Clie
 	for _, s := range seats {
 		s.m.v = r.sourceVerdict(s, key, obs, res, synced)
 	}
-	// A frozen member neither copies nor shares copies.
-	copying := make([]*member, 0, len(direct))
-	for _, m := range direct {
-		if m.frozen == nil {
-			copying = append(copying, m)
-		}
-	}
-	r.syncCopies(ctx, cl, key, g, copying, now)
+	// A frozen member makes no copy, but holds a seat on the copies that
+	// exist, as on its own image.
+	r.syncCopies(ctx, cl, key, g, direct, now)
 }
 
 // sourceVerdict judges one member on its own image.
@@ -180,8 +177,7 @@ func (r *ImageShareReconciler) recordFailed(m *member, err error) verdict {
 // is among members.
 func maintainerIn(members []*member, m *member) *member {
 	for _, o := range members {
-		// A frozen maintainer keeps no copy up to date: its copy is planned on its own.
-		if st := regionStatus(o.obj, m.copyOf); o != m && o.frozen == nil && st != nil && st.ImageID == m.obj.Spec.ImageID {
+		if st := regionStatus(o.obj, m.copyOf); o != m && st != nil && st.ImageID == m.obj.Spec.ImageID {
 			return o
 		}
 	}

@@ -94,8 +94,8 @@ func (r *ImageShareReconciler) ensureCopies(ctx context.Context, cl cloud.Client
 	var missing []*copyRegion
 	var recorded map[string]cvmv1alpha1.RegionStatus
 	for _, c := range regions {
-		if c.copyID != "" || len(c.wanting) == 0 {
-			continue
+		if c.copyID != "" || !slices.ContainsFunc(c.wanting, func(m *member) bool { return m.frozen == nil }) {
+			continue // a frozen member makes no copy
 		}
 		if recorded == nil {
 			// SyncImages is the one call that is not idempotent, and the cache

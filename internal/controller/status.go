@@ -37,9 +37,11 @@ func (r *ImageShareReconciler) writeMember(ctx context.Context, m *member) error
 		}
 		return nil
 	}
-	if m.v.reason == cvmv1alpha1.ReasonThrottled && !takesOver(m) && (settled(m.base) || neverReported(m.base)) {
+	if m.v.reason == cvmv1alpha1.ReasonThrottled && !takesOver(m) && !setsAside(m) &&
+		(settled(m.base) || neverReported(m.base)) {
 		// Waiting for a rate-limit slot says nothing new about a settled
-		// object (unless it just took accounts over): keep its status, so
+		// object (unless it just took accounts over, or the cloud refused
+		// accounts the next pass must skip): keep its status, so
 		// Ready stays Ready across a manager restart instead of flickering
 		// for every GitOps tool. A new object is not written either (no
 		// finalizer, no status) until its slot comes: on a cold start of
@@ -223,4 +225,29 @@ func nilIfEmpty(xs []string) []string {
 		return nil
 	}
 	return xs
+}
+
+// setsAside reports whether this reconcile found accounts the cloud refused
+// that m's status does not list yet (on its image or a copy). They are
+// written even while the rest waits for a rate-limit slot: otherwise the
+// next pass would spend its calls on them again.
+func setsAside(m *member) bool {
+	newIn := func(now, before []cvmv1alpha1.FailedAccount) bool {
+		return slices.ContainsFunc(now, func(f cvmv1alpha1.FailedAccount) bool {
+			return !slices.ContainsFunc(before, func(b cvmv1alpha1.FailedAccount) bool { return b.AccountID == f.AccountID })
+		})
+	}
+	if a := m.v.accounts; a != nil && newIn(a.failed, m.base.Status.FailedAccounts) {
+		return true
+	}
+	if !m.v.regionsSet {
+		return false
+	}
+	return slices.ContainsFunc(m.v.regions, func(rs cvmv1alpha1.RegionStatus) bool {
+		var before []cvmv1alpha1.FailedAccount
+		if b := regionStatus(m.base, rs.Region); b != nil {
+			before = b.FailedAccounts
+		}
+		return newIn(rs.FailedAccounts, before)
+	})
 }

@@ -1,12 +1,10 @@
 package controller
 
 import (
-	"context"
 	"slices"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cvmv1alpha1 "github.com/imageshare/imageshare-operator/api/v1alpha1"
@@ -39,10 +37,7 @@ func TestUnitFrozenProtects(t *testing.T) {
 	expectStrings(t, "first manages", e.mustGet(nsA, "first").Status.ManagedAccountIDs, []string{unitR4})
 	expectStrings(t, "lister reports", e.mustGet(nsA, "lister").Status.SharedAccountIDs, []string{unitR4})
 
-	if err := e.k8s.Delete(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
-		Namespace: nsA, Name: "consumers"}}); err != nil {
-		t.Fatal(err)
-	}
+	e.deleteConfigMap(nsA, "consumers")
 	e.update(nsA, "first", func(o *cvmv1alpha1.ImageShare) { o.Spec.AccountIDs = []string{unitR5} })
 	e.owner().ResetCalls()
 	e.mustReconcile(unitImgA, 1)
@@ -79,7 +74,8 @@ func TestUnitFrozenProtects(t *testing.T) {
 
 // TestUnitFrozenEdges: a frozen object past its expiry protects nothing; a
 // reconcile request on a frozen object forces no read at every pass; the
-// ImageShare of a frozen object's copy is still planned.
+// ImageShare of a frozen object's copy is still planned; a frozen object's
+// copies are held like its image.
 func TestUnitFrozenEdges(t *testing.T) {
 	t.Run("expired", func(t *testing.T) {
 		e := newUnitEnv(t)
@@ -126,15 +122,39 @@ func TestUnitFrozenEdges(t *testing.T) {
 		e.create(cm)
 		e.mustReconcile(unitImgA, 2)
 		e.expectReason(nsA, "cm", cvmv1alpha1.ReasonShared)
-		if err := e.k8s.Delete(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
-			Namespace: nsA, Name: "consumers"}}); err != nil {
-			t.Fatal(err)
-		}
+		e.deleteConfigMap(nsA, "consumers")
 		e.update(nsA, "cm", func(o *cvmv1alpha1.ImageShare) { o.Spec.AccountIDs = []string{unitR5, unitR6} })
 		e.mustReconcile(unitImgA, 2)
 		e.expectReason(nsA, "cm", cvmv1alpha1.ReasonShared)
 		if !slices.Contains(e.owner().Shares(sh, c1), unitR6) {
 			t.Fatalf("copy %s shares %v, want %s too", c1, e.owner().Shares(sh, c1), unitR6)
 		}
+	})
+	t.Run("its copies are held too", func(t *testing.T) {
+		const sh = "ap-shanghai"
+		e := newUnitEnv(t)
+		e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
+		unitImage(e.owner(), unitImgA)
+		e.configMap(nsA, "consumers", map[string]string{"ids": unitR4 + "\n"})
+		a := fromConfigMap(unitIMS(nsA, "a", unitImgA, "creds", cvmv1alpha1.ModeMerge), "consumers", "ids")
+		a.Spec.ReplicaRegions = []string{sh}
+		e.create(a)
+		b := unitIMS(nsA, "b", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR4)
+		b.Spec.ReplicaRegions = []string{sh}
+		e.create(b)
+		e.mustReconcile(unitImgA, 3)
+		c1 := regionStatus(e.mustGet(nsA, "a"), sh).ImageID
+		expectStrings(t, "copy shares", e.owner().Shares(sh, c1), []string{unitR4})
+
+		// a's source goes, then b drops r4: a still lists it, on the copy as on the image.
+		e.deleteConfigMap(nsA, "consumers")
+		e.update(nsA, "b", func(o *cvmv1alpha1.ImageShare) { o.Spec.AccountIDs = []string{unitR5} })
+		e.mustReconcile(unitImgA, 2)
+		e.expectReason(nsA, "a", cvmv1alpha1.ReasonAccountsSourceNotFound)
+		expectStrings(t, "image shares", e.owner().Shares(unitRegion, unitImgA), unitSorted(unitR4, unitR5))
+		expectStrings(t, "copy shares", e.owner().Shares(sh, c1), unitSorted(unitR4, unitR5))
+		st := regionStatus(e.mustGet(nsA, "a"), sh)
+		expectStrings(t, "a's copy entry, shared", st.SharedAccountIDs, []string{unitR4})
+		expectStrings(t, "a's copy entry, managed", st.ManagedAccountIDs, []string{unitR4})
 	})
 }

@@ -187,3 +187,11 @@ func TestUnitPublishAndForceRead(t *testing.T) {
 		t.Fatalf("lastHandledReconcileAt = %q, want the request echoed", got.Status.LastHandledReconcileAt)
 	}
 }
+
+func (e *unitEnv) deleteConfigMap(ns, name string) {
+	e.t.Helper()
+	if err := e.k8s.Delete(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+		Namespace: ns, Name: name}}); err != nil {
+		e.t.Fatal(err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -361,8 +362,17 @@ func TestUnitCancelRefusedForOneAccount(t *testing.T) {
 				t.Fatalf("failedAccounts = %+v, want only %s (%s)", f, unitR2, cvmv1alpha1.AccountReasonNotFound)
 			}
 
-			// The cloud accepts the cancel again: the next reconcile retries it.
+			// The cloud accepts the cancel again. An account-scoped refusal is
+			// not polled: another reconcile before the resync leaves it...
 			e.owner().AccountErrors, e.owner().CancelFn = nil, nil
+			e.owner().ResetCalls()
+			e.mustReconcile(unitImgA, 1)
+			e.expectReason(nsA, "web", cvmv1alpha1.ReasonInvalidAccounts)
+			if calls := e.owner().CallsTo("Cancel"); len(calls) != 0 {
+				t.Fatalf("a refused cancel was tried again before the resync: %+v", calls)
+			}
+			// ...and the resync retries it.
+			e.r.now = func() time.Time { return unitNow.Add(e.r.ResyncPeriod) }
 			e.mustReconcile(unitImgA, 1)
 			o = e.expectReason(nsA, "web", cvmv1alpha1.ReasonShared)
 			expectStrings(t, "shares after the retry", e.owner().Shares(unitRegion, unitImgA), []string{unitR5})

@@ -82,8 +82,16 @@ func (r *ImageShareReconciler) failure(m *member, img imageKey, err error) verdi
 	if ce != nil {
 		code, op = ce.Code, ce.Op
 	}
-	switch reason := cloud.ReasonOf(err); reason {
-	case cloud.ReasonThrottled:
+	switch reason := cloud.ReasonOf(err); {
+	case code == cloud.CodeTooManySplits:
+		// Progress, not a wait: the accounts set aside so far are in the
+		// status, and the next pass skips them and goes on with the rest.
+		v := progressing(cvmv1alpha1.ReasonProgressing, fmt.Sprintf(
+			"The cloud refused more accounts than one pass splits around on image %s: going on with the rest",
+			img.ImageID))
+		v.requeueAfter = jitter(time.Second)
+		return v
+	case reason == cloud.ReasonThrottled:
 		v := progressing(cvmv1alpha1.ReasonThrottled, fmt.Sprintf("Rate limited (%s): retrying", code))
 		v.ready = metav1.ConditionUnknown
 		v.requeueAfter = jitter(time.Second)
@@ -91,29 +99,29 @@ func (r *ImageShareReconciler) failure(m *member, img imageKey, err error) verdi
 			v.requeueAfter = jitter(ce.RetryAfter)
 		}
 		return v
-	case cloud.ReasonImageNotReady:
+	case reason == cloud.ReasonImageNotReady:
 		v := progressing(cvmv1alpha1.ReasonImageNotReady, fmt.Sprintf(
 			"Image %s is not ready for sharing (%s): waiting", img.ImageID, code))
 		v.requeueAfter = jitter(busyImageRetry)
 		return v
-	case cloud.ReasonCredentialsInvalid:
+	case reason == cloud.ReasonCredentialsInvalid:
 		v := r.stalled(cvmv1alpha1.ReasonCredentialsInvalid, fmt.Sprintf(
 			"Tencent Cloud rejected the credentials (%s): fix %s", code, credentialSource(m.obj)))
 		v.requeueAfter = jitter(credentialsRetry)
 		return v
-	case cloud.ReasonPermissionDenied:
+	case reason == cloud.ReasonPermissionDenied:
 		v := r.stalled(cvmv1alpha1.ReasonPermissionDenied, fmt.Sprintf(
 			"The credentials of %s may not call %s (%s): grant them a CAM policy statement allowing "+
 				"\"cvm:%s\" on resource \"*\"", credentialSource(m.obj), op, code, op))
 		v.requeueAfter = jitter(credentialsRetry)
 		return v
-	case cloud.ReasonRegionMismatch:
+	case reason == cloud.ReasonRegionMismatch:
 		return r.stalled(cvmv1alpha1.ReasonRegionMismatch, fmt.Sprintf(
 			"Region %s is not valid for this account (%s): set spec.region to the image's region", img.Region, code))
-	case cloud.ReasonImageNotFound:
+	case reason == cloud.ReasonImageNotFound:
 		return r.stalled(cvmv1alpha1.ReasonImageNotFound, fmt.Sprintf(
 			"Image %s was not found in %s (%s): check spec.imageId", img.ImageID, img.Region, code))
-	case cloud.ReasonImageNotShareable:
+	case reason == cloud.ReasonImageNotShareable:
 		return r.stalled(cvmv1alpha1.ReasonImageNotShareable, fmt.Sprintf(
 			"Image %s cannot be shared by this account (%s): only custom images you own can be shared",
 			img.ImageID, code))

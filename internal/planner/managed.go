@@ -11,10 +11,11 @@ import "slices"
 // managing it while it is shared and still the member's to cancel. An
 // account a member no longer wants (no longer listed, or the member is
 // leaving) is handed over to every other live member that lists it and may
-// act on it (not Observe, not in Conflict), so it is cancelled only when the
-// last of them lets go; one that only Observe members or members in
-// Conflict list is let go (the plan keeps it for them, nobody cancels it);
-// one nobody lists stays managed while its cancel is owed. Observe manages
+// one day act on it (not Observe; a member in Conflict too, which acts once
+// the conflict clears), so it is cancelled only when the last of them lets
+// go; one that only Observe members list is let go (Observe manages nothing:
+// the share stays, as one made from the console); one nobody lists stays
+// managed while its cancel is owed. Observe manages
 // nothing; a held member keeps what it manages and may inherit, but adds
 // nothing of its own; a leaving Orphan member lets go of everything.
 func NextManaged(in Input, plan Plan, after, shared []string) map[string][]string {
@@ -23,7 +24,7 @@ func NextManaged(in Input, plan Plan, after, shared []string) map[string][]strin
 	for _, m := range in.Members {
 		next[m.Key] = map[string]bool{}
 	}
-	mayAct := func(o Member) bool { return !o.Deleting && o.Mode != Observe && plan.Conflicts[o.Key] == "" }
+	mayAct := func(o Member) bool { return !o.Deleting && o.Mode != Observe }
 	heirs := func(self Member, a string) []string {
 		var out []string
 		for _, o := range in.Members {
@@ -53,7 +54,7 @@ func NextManaged(in Input, plan Plan, after, shared []string) map[string][]strin
 					next[k][a] = true
 				}
 			case listedByLive(m, a):
-				// Only Observe members or members in Conflict still list it.
+				// Only Observe members still list it.
 			default:
 				next[m.Key][a] = true // the cancel is still owed
 			}

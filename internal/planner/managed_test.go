@@ -44,15 +44,25 @@ func TestNextManaged(t *testing.T) {
 			want:  map[string][]string{keyB: ids(id1), keyC: ids(id1)},
 		},
 		{
-			name: "an account only Observe or Conflict members list is let go",
+			name: "an account only Observe members list is let go",
 			members: []Member{
 				{Key: keyA, Mode: Merge, Accounts: ids(id2), Managed: ids(id1)},
 				{Key: keyB, Mode: Observe, Accounts: ids(id1)},
+			},
+			after: ids(id1),
+			want:  map[string][]string{},
+		},
+		{
+			name: "a member in Conflict that lists it inherits it, to cancel it once the conflict clears",
+			members: []Member{
+				{Key: keyA, Mode: Exclusive, Accounts: ids(id2), Managed: ids(id1), Deleting: true,
+					CancelOnDelete: true},
+				{Key: keyB, Mode: Exclusive, Accounts: ids(id1)},
 				{Key: keyC, Mode: Merge, Accounts: ids(id1)},
 			},
-			conflicts: map[string]string{keyC: keyA},
+			conflicts: map[string]string{keyC: keyB},
 			after:     ids(id1),
-			want:      map[string][]string{},
+			want:      map[string][]string{keyB: ids(id1), keyC: ids(id1)},
 		},
 		{
 			name: "a held member keeps what it manages and inherits, but claims no share of its own",

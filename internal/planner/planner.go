@@ -43,8 +43,10 @@ type Member struct {
 	// and its write-ahead record of pending shares): the only accounts Merge
 	// may ever cancel.
 	Managed []string
-	// KnownBad are accounts the cloud rejected recently; they are not retried
-	// until the spec changes or the resync period passes.
+	// KnownBad are accounts the cloud refused recently, for the account
+	// itself: a SHARE of a listed one, or a CANCEL of an unwanted one. They
+	// are neither shared nor cancelled again until the spec changes or the
+	// resync period passes.
 	KnownBad map[string]Reason
 	// Deleting is true once the object has a deletion timestamp.
 	Deleting bool
@@ -163,7 +165,7 @@ func cancels(in Input, members, live []Member, conflicted map[string]string) map
 			// Orphan leaves the shares; a member in conflict waits for its resolution.
 		case m.Mode == Exclusive:
 			for _, a := range in.Shared {
-				if !slices.Contains(m.Accounts, a) {
+				if _, bad := m.KnownBad[a]; !bad && !slices.Contains(m.Accounts, a) {
 					cancel[a] = true
 				}
 			}
@@ -175,7 +177,7 @@ func cancels(in Input, members, live []Member, conflicted map[string]string) map
 			}
 		}
 		for _, a := range candidates {
-			if shared[a] && !listedElsewhere(m.Key, a) {
+			if _, bad := m.KnownBad[a]; !bad && shared[a] && !listedElsewhere(m.Key, a) {
 				cancel[a] = true
 			}
 		}

@@ -117,6 +117,16 @@ func TestComputeMerge(t *testing.T) {
 			wantCancel: ids(id2),
 		},
 		{
+			name: "does not cancel again an account whose cancel the cloud refused, until the resync",
+			in: Input{Limit: 50, Shared: ids(id1, id2, id3), Members: []Member{
+				{Key: keyA, CreatedAt: at(0), Mode: Merge, Managed: ids(id1, id2),
+					KnownBad: map[string]Reason{id1: AccountNotFound}},
+				{Key: keyB, CreatedAt: at(1), Mode: Merge, Managed: ids(id3), Deleting: true, CancelOnDelete: true,
+					KnownBad: map[string]Reason{id3: AccountNotFound}},
+			}},
+			wantCancel: ids(id2),
+		},
+		{
 			name: "keeps a dropped account it never managed",
 			in: Input{Limit: 50, Shared: ids(id1, id2), Members: []Member{
 				{Key: keyA, CreatedAt: at(0), Mode: Merge, Accounts: ids(id1), Managed: ids(id1)},
