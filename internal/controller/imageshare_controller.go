@@ -96,6 +96,7 @@ type ImageShareReconciler struct {
 
 	reads    *readCache
 	rejected *rejectedKeys
+	bursts   *bursts
 	now      func() time.Time
 	// skipNameValidation lets tests start one manager per spec in one process.
 	skipNameValidation bool
@@ -115,6 +116,9 @@ func (r *ImageShareReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	defer observeReconcile(time.Now())
 	if ns, ok := strings.CutPrefix(req.Namespace, secretKeyPrefix); ok {
 		return ctrl.Result{}, r.reconcileSecret(ctx, types.NamespacedName{Namespace: ns, Name: req.Name})
+	}
+	if wait := r.bursts.wait(req); wait > 0 {
+		return ctrl.Result{RequeueAfter: wait}, nil // its ImageShares are still changing: plan them once
 	}
 	key := imageKey{Region: req.Namespace, ImageID: req.Name}
 	ctx = logf.IntoContext(ctx, logf.FromContext(ctx).WithValues("image", key.ImageID, "region", key.Region))
@@ -143,6 +147,7 @@ func (r *ImageShareReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.now == nil {
 		r.now = time.Now
 	}
+	r.bursts = newBursts(r.now)
 	if r.ShareLimit <= 0 {
 		r.ShareLimit = 50
 	}
@@ -178,7 +183,7 @@ func (r *ImageShareReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("imageshare").
-		Watches(&cvmv1alpha1.ImageShare{}, coalescing(r.imagesOf),
+		Watches(&cvmv1alpha1.ImageShare{}, coalescing(r.imagesOf, r.bursts),
 			builder.WithPredicates(changePredicate{})).
 		// Only the metadata of ConfigMaps is cached (no cluster-wide cache of
 		// their data): an edit of one that spec.accountsFrom names re-plans its

@@ -53,24 +53,24 @@ func (r *ImageShareReconciler) imagesOf(ctx context.Context, o client.Object) []
 }
 
 // coalesceDelay is how long an image waits after a change or deletion of one
-// of its ImageShares before it is reconciled. The window starts at the first
-// event and does not slide, so a steady stream of edits still reconciles every
-// coalesceDelay; within it, a burst (`kubectl delete -l`, a namespace going
-// away, a GitOps sync touching fifty objects of one golden image) becomes one
-// plan: one share-list read and full 100-account CANCEL batches, instead of a
-// reconcile, a read and a part-filled batch per object.
+// of its ImageShares before it is reconciled. The window slides with each
+// event (bursts.go), up to maxCoalesce, so a burst (`kubectl delete -l`, a
+// namespace going away, a GitOps sync touching fifty objects of one golden
+// image) becomes one plan: one share-list read and full 100-account CANCEL
+// batches, instead of a reconcile, a read and a part-filled batch per object.
 const coalesceDelay = 300 * time.Millisecond
 
 // coalescing enqueues the images mapper names: at once for a new object (a
 // first plan, or the initial list when the manager starts), after
-// coalesceDelay for a change or deletion. The queue keeps the earliest time a
-// key is due, so events inside the window join the first one's reconcile.
-func coalescing(mapper handler.MapFunc) handler.EventHandler {
+// coalesceDelay for a change or deletion, which b also records so that the
+// reconcile waits for the burst to end.
+func coalescing(mapper handler.MapFunc, b *bursts) handler.EventHandler {
 	enqueue := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], after time.Duration,
 		objs ...client.Object) {
 		for _, o := range objs {
 			for _, req := range mapper(ctx, o) {
 				if after > 0 {
+					b.event(req)
 					q.AddAfter(req, after)
 				} else {
 					q.Add(req)

@@ -41,7 +41,7 @@ func TestCoalescing(t *testing.T) {
 	mapper := func(_ context.Context, o client.Object) []reconcile.Request {
 		return []reconcile.Request{req(o.(*cvmv1alpha1.ImageShare).Spec.ImageID)}
 	}
-	h := coalescing(mapper)
+	h := coalescing(mapper, nil)
 	ctx := context.Background()
 	newQueue := func() *recordingQueue { return &recordingQueue{after: map[reconcile.Request]time.Duration{}} }
 
