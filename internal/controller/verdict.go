@@ -15,6 +15,10 @@ import (
 // busyImageRetry is how soon a busy image (SYNCING, CREATING) is looked at again.
 const busyImageRetry = 10 * time.Second
 
+// slotMargin is how long after its booked rate-limit slot a throttled
+// request comes back: enough that it never arrives a moment early.
+const slotMargin = 5 * time.Millisecond
+
 // msgCleaningCopies says why a deleting object with copies is not released yet.
 const msgCleaningCopies = "Cleaning up copies before deletion"
 
@@ -96,7 +100,14 @@ func (r *ImageShareReconciler) failure(m *member, img imageKey, err error) verdi
 		v.ready = metav1.ConditionUnknown
 		v.requeueAfter = jitter(time.Second)
 		if ce != nil && ce.RetryAfter > 0 {
-			v.requeueAfter = jitter(ce.RetryAfter)
+			// Come back when the booked slot comes, not later: no jitter.
+			// A retry 20% late (a minute, for a slot booked 300 s ahead)
+			// misses its turn, the calls go out of order and together, the
+			// cloud answers RequestLimitExceeded, and a slot left a minute
+			// unused is forgotten and booked again at the end of the queue.
+			// The limiter already spreads the background retries it books
+			// nothing for.
+			v.requeueAfter = ce.RetryAfter + slotMargin
 		}
 		return v
 	case reason == cloud.ReasonImageNotReady:
