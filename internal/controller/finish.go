@@ -24,6 +24,16 @@ func (r *ImageShareReconciler) finish(ctx context.Context, w *work) (ctrl.Result
 			result.RequeueAfter = d
 		}
 	}
+	for _, m := range w.members {
+		if m.v.slot {
+			// A booked rate-limit slot waits for nobody: its retry goes
+			// ahead of the initial list's backlog (which the priority queue
+			// holds at low priority, and a requeue would otherwise keep),
+			// or it is late, its call goes out with others, and the cloud
+			// answers RequestLimitExceeded.
+			result.Priority = new(int(slotPriority))
+		}
+	}
 	taking := takers(w)
 	// The Secrets first: a finalizer is released only once the keys it may
 	// still need are no longer held for it (or held by a retry).

@@ -224,6 +224,9 @@ func TestUnitThrottledNewObjectNotWritten(t *testing.T) {
 	if err != nil || res.RequeueAfter == 0 {
 		t.Fatalf("throttled reconcile: %+v, %v; want a requeue and no error", res, err)
 	}
+	if res.Priority == nil || *res.Priority <= 0 {
+		t.Fatalf("a retry at a booked slot must go ahead of the initial list (priority %v)", res.Priority)
+	}
 	if n := e.writes.Load(); n != 0 {
 		t.Fatalf("%d writes for a new object waiting for its slot, want none", n)
 	}

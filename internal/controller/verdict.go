@@ -15,6 +15,9 @@ import (
 // busyImageRetry is how soon a busy image (SYNCING, CREATING) is looked at again.
 const busyImageRetry = 10 * time.Second
 
+// slotPriority is the workqueue priority of a retry at a booked slot.
+const slotPriority = 10
+
 // slotMargin is how long after its booked rate-limit slot a throttled
 // request comes back: enough that it never arrives a moment early.
 const slotMargin = 5 * time.Millisecond
@@ -30,7 +33,9 @@ type verdict struct {
 	message      string
 	stalled      bool
 	requeueAfter time.Duration
-	err          error // retryable: returned to the workqueue for backoff
+	// slot: requeueAfter is a rate-limit slot booked for this request.
+	slot bool
+	err  error // retryable: returned to the workqueue for backoff
 
 	release bool // the finalizer may go: the object is done with the cloud
 	gone    bool // deleting without our finalizer: nothing to write
@@ -107,7 +112,7 @@ func (r *ImageShareReconciler) failure(m *member, img imageKey, err error) verdi
 			// unused is forgotten and booked again at the end of the queue.
 			// The limiter already spreads the background retries it books
 			// nothing for.
-			v.requeueAfter = ce.RetryAfter + slotMargin
+			v.requeueAfter, v.slot = ce.RetryAfter+slotMargin, true
 		}
 		return v
 	case reason == cloud.ReasonImageNotReady:
