@@ -217,6 +217,10 @@ type Error struct {
 	// RetryAfter, when set, is how long to wait before trying again (a
 	// client-side rate limit knows exactly when its next token is due).
 	RetryAfter time.Duration
+	// Booked: RetryAfter is a rate-limit slot held for this very request
+	// (not a background call told to come back later): the caller should
+	// be back on time.
+	Booked bool
 }
 
 // Error formats the failure as "Op: Code: Message (RequestId ...)".

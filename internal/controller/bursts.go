@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -32,9 +33,11 @@ func newBursts(now func() time.Time) *bursts {
 	return &bursts{m: map[reconcile.Request]burst{}, now: now}
 }
 
-// event records a change or deletion concerning req.
+// event records a change or deletion concerning req. Secret keys are not
+// held back (their reconcile is cheap), so they are not recorded: nothing
+// would ever remove them.
 func (b *bursts) event(req reconcile.Request) {
-	if b == nil {
+	if b == nil || strings.HasPrefix(req.Namespace, secretKeyPrefix) {
 		return
 	}
 	b.mu.Lock()

@@ -42,6 +42,10 @@ func TestBursts(t *testing.T) {
 	if len(b.m) != 0 {
 		t.Fatalf("the burst is still remembered: %v", b.m)
 	}
+	b.event(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: secretKeyPrefix + "ns", Name: "creds"}})
+	if len(b.m) != 0 {
+		t.Fatalf("a Secret key was recorded, and nothing would forget it: %v", b.m)
+	}
 	var none *bursts
 	none.event(req)
 	if w := none.wait(req); w != 0 {

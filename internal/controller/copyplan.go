@@ -284,8 +284,9 @@ func (r *ImageShareReconciler) leaveCopy(ctx context.Context, cl cloud.Client, m
 
 // deletesCopy reports whether m, leaving region, must delete the copy there:
 // copyDeletionPolicy Delete, and no other ImageShare of the image wants it.
+// A frozen member deletes nothing until its source is back.
 func deletesCopy(m *member, region string, direct []*member) bool {
-	return m.obj.Spec.CopyDeletionPolicy == cvmv1alpha1.CopyDeletionPolicyDelete && !m.orphans() &&
+	return m.obj.Spec.CopyDeletionPolicy == cvmv1alpha1.CopyDeletionPolicyDelete && !m.orphans() && m.frozen == nil &&
 		!slices.ContainsFunc(direct, func(o *member) bool { return o != m && wantsRegion(o, region) })
 }
 

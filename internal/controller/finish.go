@@ -24,6 +24,9 @@ func (r *ImageShareReconciler) finish(ctx context.Context, w *work) (ctrl.Result
 			result.RequeueAfter = d
 		}
 	}
+	// The priority is set every time: the queue keeps an item's last one,
+	// and a key once throttled must not outrank users' changes for ever.
+	result.Priority = new(0)
 	for _, m := range w.members {
 		if m.v.slot {
 			// A booked rate-limit slot waits for nobody: its retry goes
@@ -85,7 +88,7 @@ func (r *ImageShareReconciler) finish(ctx context.Context, w *work) (ctrl.Result
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{Priority: new(0)}, err
 	}
 	return result, nil
 }

@@ -118,7 +118,7 @@ func (r *ImageShareReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{}, r.reconcileSecret(ctx, types.NamespacedName{Namespace: ns, Name: req.Name})
 	}
 	if wait := r.bursts.wait(req); wait > 0 {
-		return ctrl.Result{RequeueAfter: wait}, nil // its ImageShares are still changing: plan them once
+		return ctrl.Result{RequeueAfter: wait, Priority: new(0)}, nil // its ImageShares are still changing: plan them once
 	}
 	key := imageKey{Region: req.Namespace, ImageID: req.Name}
 	ctx = logf.IntoContext(ctx, logf.FromContext(ctx).WithValues("image", key.ImageID, "region", key.Region))

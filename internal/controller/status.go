@@ -234,7 +234,8 @@ func nilIfEmpty(xs []string) []string {
 func setsAside(m *member) bool {
 	newIn := func(now, before []cvmv1alpha1.FailedAccount) bool {
 		return slices.ContainsFunc(now, func(f cvmv1alpha1.FailedAccount) bool {
-			return !slices.ContainsFunc(before, func(b cvmv1alpha1.FailedAccount) bool { return b.AccountID == f.AccountID })
+			return !retryableReason(f.Reason) &&
+				!slices.ContainsFunc(before, func(b cvmv1alpha1.FailedAccount) bool { return b.AccountID == f.AccountID })
 		})
 	}
 	if a := m.v.accounts; a != nil && newIn(a.failed, m.base.Status.FailedAccounts) {

@@ -215,12 +215,21 @@ func TestUnitThrottledNewObjectNotWritten(t *testing.T) {
 	unitImage(e.owner(), unitImgA)
 	e.create(unitIMS(nsA, "web", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2))
 	cl := e.owner()
+	booked := false
 	cl.ListSharesFn = func(context.Context, string, string) ([]string, error) {
 		return nil, &cloud.Error{Op: "DescribeImageSharePermission", Code: "ClientError.RateLimited",
-			Reason: cloud.ReasonThrottled, RetryAfter: time.Second}
+			Reason: cloud.ReasonThrottled, RetryAfter: time.Second, Booked: booked}
 	}
-	e.writes.Store(0)
+	// A call told to come back later without a slot of its own (a
+	// background re-check) goes back at normal priority...
 	res, err := e.reconcile(unitImgA)
+	if err != nil || res.Priority == nil || *res.Priority != 0 {
+		t.Fatalf("unbooked throttled reconcile: %+v, %v; want priority 0", res, err)
+	}
+	// ...a booked one ahead of the initial list.
+	booked = true
+	e.writes.Store(0)
+	res, err = e.reconcile(unitImgA)
 	if err != nil || res.RequeueAfter == 0 {
 		t.Fatalf("throttled reconcile: %+v, %v; want a requeue and no error", res, err)
 	}
@@ -231,7 +240,9 @@ func TestUnitThrottledNewObjectNotWritten(t *testing.T) {
 		t.Fatalf("%d writes for a new object waiting for its slot, want none", n)
 	}
 	cl.ListSharesFn = nil
-	e.mustReconcile(unitImgA, 1)
+	if res, _ := e.reconcile(unitImgA); res.Priority == nil || *res.Priority != 0 {
+		t.Fatalf("priority after the slot: %v; want 0, not the slot's for ever", res.Priority)
+	}
 	o := e.expectReason(nsA, "web", cvmv1alpha1.ReasonShared)
 	if !controllerutil.ContainsFinalizer(o, Finalizer) {
 		t.Fatal("no finalizer once shared")

@@ -112,7 +112,7 @@ func (r *ImageShareReconciler) failure(m *member, img imageKey, err error) verdi
 			// unused is forgotten and booked again at the end of the queue.
 			// The limiter already spreads the background retries it books
 			// nothing for.
-			v.requeueAfter, v.slot = ce.RetryAfter+slotMargin, true
+			v.requeueAfter, v.slot = ce.RetryAfter+slotMargin, ce.Booked
 		}
 		return v
 	case reason == cloud.ReasonImageNotReady:

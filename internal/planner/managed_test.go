@@ -75,6 +75,16 @@ func TestNextManaged(t *testing.T) {
 			want: map[string][]string{keyA: ids(id1, id3), keyC: ids(id2)},
 		},
 		{
+			name: "a held member that left keeps what it manages; no sibling takes it",
+			members: []Member{
+				{Key: keyA, Mode: Merge, Accounts: ids(id1), Managed: ids(id1), Hold: true, Deleting: true,
+					CancelOnDelete: true},
+				{Key: keyB, Mode: Merge, Accounts: ids(id1)},
+			},
+			after: ids(id1),
+			want:  map[string][]string{keyA: ids(id1)},
+		},
+		{
 			name: "a refused cancel stays owed; a done one is forgotten",
 			members: []Member{
 				{Key: keyA, Mode: Merge, Managed: ids(id1, id2)},

@@ -150,8 +150,9 @@ func cancels(in Input, members, live []Member, conflicted map[string]string) map
 		_, isConflicted := conflicted[m.Key]
 		var candidates []string
 		switch {
-		case m.Mode == Observe || m.Hold && !m.Deleting:
-			// Observe never modifies the cloud; a held member waits.
+		case m.Mode == Observe || m.Hold:
+			// Observe never modifies the cloud; a held member waits, even
+			// for what it left (a replica region removed while frozen).
 		case m.Deleting && m.CancelOnDelete:
 			// An Exclusive owner being deleted takes every share nobody else lists;
 			// anyone else, an Exclusive member that lost the conflict included,

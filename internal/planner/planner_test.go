@@ -127,6 +127,15 @@ func TestComputeMerge(t *testing.T) {
 			wantCancel: ids(id2),
 		},
 		{
+			name: "a held member cancels nothing, even what it left",
+			in: Input{Limit: 50, Shared: ids(id1, id2), Members: []Member{
+				{Key: keyA, CreatedAt: at(0), Mode: Merge, Managed: ids(id1), Deleting: true, CancelOnDelete: true,
+					Hold: true},
+				{Key: keyB, CreatedAt: at(1), Mode: Merge, Accounts: ids(id2), Managed: ids(id2), Hold: true},
+			}},
+			wantCancel: ids(),
+		},
+		{
 			name: "keeps a dropped account it never managed",
 			in: Input{Limit: 50, Shared: ids(id1, id2), Members: []Member{
 				{Key: keyA, CreatedAt: at(0), Mode: Merge, Accounts: ids(id1), Managed: ids(id1)},

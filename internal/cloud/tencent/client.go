@@ -200,7 +200,8 @@ func (c *Client) call(ctx context.Context, region, action, slot string, req, res
 	if wait := c.lim.admit(action, key, low); wait > 0 {
 		observeCall(action, codeRateLimited, 0)
 		return &cloud.Error{Op: action, Code: codeRateLimited, Reason: cloud.ReasonThrottled,
-			Message: fmt.Sprintf("client-side limit of %.3g calls/s reached", c.lim.rate(action)), RetryAfter: wait}
+			Message: fmt.Sprintf("client-side limit of %.3g calls/s reached", c.lim.rate(action)), RetryAfter: wait,
+			Booked: !low}
 	}
 	sent := c.lim.now()
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
@@ -227,7 +228,7 @@ func (c *Client) call(ctx context.Context, region, action, slot string, req, res
 		if ce.Reason == cloud.ReasonThrottled {
 			throttled.WithLabelValues(action).Inc()
 			// Slow this action down, and come back at the slot booked for the retry.
-			ce.RetryAfter = c.lim.throttled(action, key, sent, low)
+			ce.RetryAfter, ce.Booked = c.lim.throttled(action, key, sent, low), !low
 		}
 		c.breaker.record(time.Now(), ce.RequestID == "" && ce.Reason == cloud.ReasonCloudError)
 		about.audit.write(ctx, region, resp, ce)
