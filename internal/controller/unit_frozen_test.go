@@ -107,14 +107,8 @@ func TestUnitFrozenEdges(t *testing.T) {
 		}
 	})
 	t.Run("copy of a frozen maintainer", func(t *testing.T) {
-		const sh = "ap-shanghai"
 		e := newUnitEnv(t)
-		e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
-		unitImage(e.owner(), unitImgA)
-		e.configMap(nsA, "consumers", map[string]string{"ids": unitR4 + "\n"})
-		src := fromConfigMap(unitIMS(nsA, "src", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR2), "consumers", "ids")
-		src.Spec.ReplicaRegions = []string{sh}
-		e.create(src)
+		e.create(replicatedFromConfigMap(e, "src", unitR2))
 		e.mustReconcile(unitImgA, 2)
 		c1 := regionStatus(e.mustGet(nsA, "src"), sh).ImageID
 		cm := unitIMS(nsA, "cm", c1, "creds", cvmv1alpha1.ModeMerge, unitR5)
@@ -131,14 +125,8 @@ func TestUnitFrozenEdges(t *testing.T) {
 		}
 	})
 	t.Run("its copies are held too", func(t *testing.T) {
-		const sh = "ap-shanghai"
 		e := newUnitEnv(t)
-		e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
-		unitImage(e.owner(), unitImgA)
-		e.configMap(nsA, "consumers", map[string]string{"ids": unitR4 + "\n"})
-		a := fromConfigMap(unitIMS(nsA, "a", unitImgA, "creds", cvmv1alpha1.ModeMerge), "consumers", "ids")
-		a.Spec.ReplicaRegions = []string{sh}
-		e.create(a)
+		e.create(replicatedFromConfigMap(e, "a"))
 		b := unitIMS(nsA, "b", unitImgA, "creds", cvmv1alpha1.ModeMerge, unitR4)
 		b.Spec.ReplicaRegions = []string{sh}
 		e.create(b)
@@ -157,4 +145,16 @@ func TestUnitFrozenEdges(t *testing.T) {
 		expectStrings(t, "a's copy entry, shared", st.SharedAccountIDs, []string{unitR4})
 		expectStrings(t, "a's copy entry, managed", st.ManagedAccountIDs, []string{unitR4})
 	})
+}
+
+// replicatedFromConfigMap sets up the owner's Secret, image A and a
+// ConfigMap listing r4, and returns a Merge ImageShare of image A listing
+// accounts plus that ConfigMap, with replica region sh.
+func replicatedFromConfigMap(e *unitEnv, name string, accounts ...string) *cvmv1alpha1.ImageShare {
+	e.secret(nsA, "creds", unitOwnerID, unitOwnerKey)
+	unitImage(e.owner(), unitImgA)
+	e.configMap(nsA, "consumers", map[string]string{"ids": unitR4 + "\n"})
+	o := fromConfigMap(unitIMS(nsA, name, unitImgA, "creds", cvmv1alpha1.ModeMerge, accounts...), "consumers", "ids")
+	o.Spec.ReplicaRegions = []string{sh}
+	return o
 }
