@@ -19,6 +19,9 @@ type Batches struct {
 	Done []string
 	// Aside are the accounts set aside, each with the error that named it.
 	Aside map[string]error
+	// Unsent are the accounts neither done nor set aside when the run
+	// ended on an error (the call bound, or an error perAccount did not take).
+	Unsent []string
 	// Calls is how many calls were made.
 	Calls int
 }
@@ -39,6 +42,7 @@ func SendInBatches(accounts []string, maxCalls int, send func(batch []string) er
 	alone := 0 // how many of the next pending accounts go one per call
 	for len(pending) > 0 {
 		if maxCalls > 0 && b.Calls == maxCalls {
+			b.Unsent = pending
 			return b, &Error{Op: "ModifyImageSharePermission", Code: CodeTooManySplits,
 				Reason: ReasonThrottled, Message: "more bad accounts than one pass splits around",
 				RetryAfter: time.Second}
@@ -56,6 +60,7 @@ func SendInBatches(accounts []string, maxCalls int, send func(batch []string) er
 			continue
 		}
 		if !perAccount(err) {
+			b.Unsent = pending
 			return b, err
 		}
 		named := ""

@@ -27,7 +27,9 @@ func TestSendInBatches(t *testing.T) {
 		wantCalls int
 		wantAside int
 		wantDone  int
-		wantErr   bool
+		// wantUnsent: neither done nor set aside when the run ended.
+		wantUnsent int
+		wantErr    bool
 	}{
 		{name: "250 accounts take three calls", accounts: accounts(250), wantCalls: 3, wantDone: 250},
 		{name: "a named bad account costs one call", accounts: accounts(150), bad: accounts(1), named: true,
@@ -35,9 +37,9 @@ func TestSendInBatches(t *testing.T) {
 		{name: "an unnamed bad account splits only its batch", accounts: accounts(103), bad: accounts(3)[2:],
 			wantCalls: 1 + 100 + 1, wantAside: 1, wantDone: 102},
 		{name: "the call bound leaves the rest for later", accounts: accounts(5), bad: accounts(5), named: true,
-			maxCalls: 3, wantCalls: 3, wantAside: 3, wantErr: true},
+			maxCalls: 3, wantCalls: 3, wantAside: 3, wantUnsent: 2, wantErr: true},
 		{name: "another error ends the run with what was done", accounts: accounts(150), other: accounts(150)[120],
-			wantCalls: 2, wantDone: 100, wantErr: true},
+			wantCalls: 2, wantDone: 100, wantUnsent: 50, wantErr: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -71,8 +73,12 @@ func TestSendInBatches(t *testing.T) {
 			if b.Calls != tc.wantCalls || len(calls) != tc.wantCalls {
 				t.Errorf("%d calls (%d seen), want %d", b.Calls, len(calls), tc.wantCalls)
 			}
-			if len(b.Aside) != tc.wantAside || len(b.Done) != tc.wantDone {
-				t.Errorf("aside %d, done %d; want %d, %d", len(b.Aside), len(b.Done), tc.wantAside, tc.wantDone)
+			if len(b.Aside) != tc.wantAside || len(b.Done) != tc.wantDone || len(b.Unsent) != tc.wantUnsent {
+				t.Errorf("aside %d, done %d, unsent %d; want %d, %d, %d", len(b.Aside), len(b.Done), len(b.Unsent),
+					tc.wantAside, tc.wantDone, tc.wantUnsent)
+			}
+			if got := len(b.Done) + len(b.Aside) + len(b.Unsent); got != len(tc.accounts) {
+				t.Errorf("done, aside and unsent cover %d accounts, want all %d", got, len(tc.accounts))
 			}
 			for a := range b.Aside {
 				if !slices.Contains(tc.bad, a) || slices.Contains(b.Done, a) {

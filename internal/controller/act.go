@@ -94,12 +94,7 @@ func (r *ImageShareReconciler) modify(ctx context.Context, cl cloud.Client, targ
 	if err == nil {
 		return b.Done, nil
 	}
-	var pending []string
-	for _, a := range accounts {
-		if _, aside := b.Aside[a]; !aside && !slices.Contains(b.Done, a) {
-			pending = append(pending, a)
-		}
-	}
+	pending := b.Unsent
 	ce := cloud.AsError(err)
 	switch {
 	case ce != nil && ce.Code == cloud.CodeTooManySplits:

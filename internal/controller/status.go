@@ -238,17 +238,13 @@ func setsAside(m *member) bool {
 				!slices.ContainsFunc(before, func(b cvmv1alpha1.FailedAccount) bool { return b.AccountID == f.AccountID })
 		})
 	}
-	if a := m.v.accounts; a != nil && newIn(a.failed, m.base.Status.FailedAccounts) {
+	if a := m.v.accounts; a != nil && newIn(a.failed, failedOf(m.base, "")) {
 		return true
 	}
 	if !m.v.regionsSet {
 		return false
 	}
 	return slices.ContainsFunc(m.v.regions, func(rs cvmv1alpha1.RegionStatus) bool {
-		var before []cvmv1alpha1.FailedAccount
-		if b := regionStatus(m.base, rs.Region); b != nil {
-			before = b.FailedAccounts
-		}
-		return newIn(rs.FailedAccounts, before)
+		return newIn(rs.FailedAccounts, failedOf(m.base, rs.Region))
 	})
 }

@@ -14,6 +14,8 @@ import (
 // The verdicts of an image that cannot be planned: a failed read, an image
 // that is not where the spec says, or one that cannot be shared.
 
+// allFail is every member's verdict when a read of the image failed: a
+// deleting member of an image that is gone is released, the rest judged by err.
 func (r *ImageShareReconciler) allFail(members []*member, key imageKey, err error) map[*member]verdict {
 	out := map[*member]verdict{}
 	for _, m := range members {
